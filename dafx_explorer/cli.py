@@ -1,0 +1,291 @@
+"""Command line: ``python -m dafx_explorer COMMAND``.
+
+Bad input exits with status 2 and one line on stderr, never a traceback; ``--json``
+prints machine-readable results on stdout. Heavy modules are imported by the command
+that needs them, so ``effects`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dafx_explorer.errors import DafxError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose errors are one line on stderr and status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message}\n")
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, allow_nan=False))
+
+
+def _resolve_effect(name: str):
+    """A built-in effect by name, or a VST3 plugin by path (``*.vst3``)."""
+    from dafx_explorer import effects
+
+    if name.endswith(".vst3") or "/" in name:
+        return effects.load_vst3(name)
+    return effects.get(name)
+
+
+def _parse_params(effect, text: str | None, seed: int | None):
+    """Normalized settings from a JSON object of {name: value in [0, 1]}; others default or random."""
+    import numpy as np
+
+    given = {}
+    if text:
+        try:
+            given = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DafxError(f"--params is not valid JSON ({exc.msg}); expected e.g. '{{\"mix\": 0.5}}'") from None
+        if not isinstance(given, dict):
+            raise DafxError("--params must be a JSON object of parameter names to normalized values in [0, 1]")
+    base = effect.defaults() if seed is None else np.random.default_rng(seed).random(effect.n_params)
+    for name, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DafxError(f"--params: value of {name!r} must be a number in [0, 1], got {value!r}")
+        if not 0.0 <= value <= 1.0:
+            raise DafxError(f"--params: value of {name!r} must be normalized to [0, 1], got {value}")
+    return effect.normalize_settings({**dict(zip(effect.param_names, base, strict=True)), **given})
+
+
+def cmd_effects(args) -> int:
+    from dafx_explorer import effects
+
+    listing = {
+        name: [
+            {"name": p.name, "min": p.minimum, "max": p.maximum, "unit": p.unit, "scale": p.scale,
+             "default": p.default}
+            for p in effects.get(name).params
+        ]
+        for name in effects.names()
+    }
+    if args.json:
+        _print_json(listing)
+        return 0
+    for name, params in listing.items():
+        print(name)
+        for p in params:
+            unit = f" {p['unit']}" if p["unit"] else ""
+            print(f"  {p['name']:<22} {p['min']:g}–{p['max']:g}{unit} ({p['scale']}, default {p['default']:g})")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from dafx_explorer import audio
+    from dafx_explorer.settings import SAMPLE_RATE
+
+    effect = _resolve_effect(args.effect)
+    p = _parse_params(effect, args.params, args.seed)
+    samples = audio.load(args.input)
+    audio.save(args.output, effect.render(samples, SAMPLE_RATE, p))
+    if args.json:
+        _print_json({"effect": effect.name, "params": effect.describe(p), "output": str(args.output)})
+    return 0
+
+
+def cmd_sources(args) -> int:
+    from dafx_explorer import sources
+    from dafx_explorer.settings import get_settings
+
+    folder = Path(args.out) if args.out else get_settings().sources_dir
+    paths = sources.write_builtin_clips(folder)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_train_encoder(args) -> int:
+    from dafx_explorer import training
+
+    config = training.EncoderTrainingConfig(
+        kind=args.kind, epochs=args.epochs, examples=args.examples, batch_size=args.batch_size,
+        seed=args.seed, audio_dirs=tuple(args.audio_dir), use_system_audio=not args.no_system_audio,
+        tiny=args.tiny,
+    )
+    result = training.train_encoder(config, out_dir=args.out, resume=args.resume)
+    if args.json:
+        _print_json(result)
+    return 0
+
+
+def cmd_train_controller(args) -> int:
+    from dafx_explorer import training
+
+    config = training.ControllerTrainingConfig(
+        effect=args.effect, pairs=args.pairs, epochs=args.epochs, seed=args.seed,
+        audio_dirs=tuple(args.audio_dir), use_system_audio=not args.no_system_audio, tiny=args.tiny,
+    )
+    result = training.train_controller(config, out_dir=args.out, resume=args.resume)
+    if args.json:
+        _print_json(result)
+    return 0
+
+
+def cmd_precompute(args) -> int:
+    from dafx_explorer import precompute
+
+    if args.combined:
+        precompute.precompute_combined(home=None)
+        return 0
+    effect = _resolve_effect(args.effect)
+    out = precompute.precompute(
+        effect, points=args.points, source=args.source, n_supervised=tuple(args.n_supervised),
+        store_audio=args.store_audio, out=args.out, seed=args.seed,
+    )
+    print(out)
+    return 0
+
+
+def cmd_match(args) -> int:
+    from dafx_explorer import audio, matching
+
+    effect = _resolve_effect(args.effect)
+    input_audio = audio.load(args.input)
+    reference_audio = audio.load(args.reference)
+    result = matching.match(effect, input_audio, reference_audio, refine_seconds=args.refine_seconds)
+    audio.save(args.output, result.audio)
+    payload = {"effect": effect.name, "params": effect.describe(result.final_params), "seconds": result.seconds}
+    if args.refine_seconds:
+        payload["predicted_params"] = effect.describe(result.params)
+        payload["refine_seconds"] = result.refine_seconds
+    if args.json:
+        _print_json(payload)
+    else:
+        for name, item in payload["params"].items():
+            print(f"{name:<22} {item['value']:.4g} {item['unit']} (normalized {item['normalized']:.3f})")
+        print(f"{result.seconds:.3f} s")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from dafx_explorer import evaluation
+
+    report = evaluation.evaluate(
+        effects=args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds,
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    if args.json:
+        _print_json(report)
+    else:
+        print(evaluation.format_table(report))
+    return 0
+
+
+def cmd_listening_set(args) -> int:
+    from dafx_explorer import listening_set
+
+    path = listening_set.build_listening_set(
+        effects=args.effects, examples_per_effect=args.examples, seed=args.seed,
+        refine_seconds=args.refine_seconds, out_path=args.out,
+    )
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = _Parser(prog="python -m dafx_explorer", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = commands.add_parser("effects", help="list effects and their parameters")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_effects)
+
+    p = commands.add_parser("render", help="apply an effect to an audio file")
+    p.add_argument("--effect", required=True, help="built-in effect name or path to a .vst3 plugin")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--params", help="JSON object {name: normalized value in [0, 1]}; others default")
+    p.add_argument("--seed", type=int, help="draw unspecified parameters at random with this seed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_render)
+
+    p = commands.add_parser("sources", help="write the built-in source clips as FLAC")
+    p.add_argument("--out", help="folder (default: the data folder's sources/)")
+    p.set_defaults(func=cmd_sources)
+
+    for name, func, helptext in (
+        ("train-encoder", cmd_train_encoder, "train the audio encoder (β-VAE or VQ-VAE)"),
+        ("train-controller", cmd_train_controller, "train one effect's controller"),
+    ):
+        p = commands.add_parser(name, help=helptext)
+        if name == "train-encoder":
+            p.add_argument("--kind", choices=("vae", "vq"), default="vae")
+            p.add_argument("--examples", type=int, default=12_000, help="training windows rendered")
+            p.add_argument("--batch-size", type=int, default=32)
+            p.add_argument("--epochs", type=int, default=12)
+        else:
+            p.add_argument("--effect", required=True)
+            p.add_argument("--pairs", type=int, default=6_000, help="(input, target) training pairs")
+            p.add_argument("--epochs", type=int, default=200)
+        p.add_argument("--audio-dir", action="append", default=[], help="extra folder of audio to train on")
+        p.add_argument("--no-system-audio", action="store_true",
+                       help="do not use Debian's sample packages and espeak-ng even where installed")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", help="models folder (default: the data folder's models/)")
+        p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+        p.add_argument("--tiny", action="store_true", help="tiny model and data (tests, smoke runs)")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+
+    p = commands.add_parser("precompute", help="build a latent-controller dataset")
+    p.add_argument("--effect", help="built-in effect name or path to a .vst3 plugin")
+    p.add_argument("--points", type=int, default=1000)
+    p.add_argument("--source", default="guitar", help="built-in clip name or audio file")
+    p.add_argument("--n-supervised", type=int, nargs="+", default=[0, 5, 10, 25, 100])
+    p.add_argument("--store-audio", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="dataset folder (default: the data folder's datasets/EFFECT)")
+    p.add_argument("--combined", action="store_true", help="build the all-effects projection instead")
+    p.set_defaults(func=cmd_precompute)
+
+    p = commands.add_parser("match", help="predict the settings that make INPUT sound like REFERENCE")
+    p.add_argument("--effect", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--reference", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--refine-seconds", type=float, default=0.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_match)
+
+    p = commands.add_parser("evaluate", help="objective evaluation on held-out material")
+    p.add_argument("--effects", nargs="+", help="default: all eight")
+    p.add_argument("--pairs", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--refine-seconds", type=float, default=5.0)
+    p.add_argument("--out", help="also write the JSON report here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("listening-set", help="build the MUSHRA stimuli")
+    p.add_argument("--effects", nargs="+", help="default: all eight")
+    p.add_argument("--examples", type=int, default=3, help="examples per effect")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--refine-seconds", type=float, default=5.0)
+    p.add_argument("--out", help="default: the data folder's listening_set.json")
+    p.set_defaults(func=cmd_listening_set)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DafxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
