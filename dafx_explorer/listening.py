@@ -1,0 +1,285 @@
+"""Listening-test answers in SQLite, and the participant protocol around them.
+
+Every answer is one row, committed (``synchronous=FULL``, WAL journal) before the call
+that records it returns, so an answer the participant saw confirmed survives a crash of
+the app or the machine. Each call opens its own short-lived connection and opens write
+transactions with ``BEGIN IMMEDIATE``: one :class:`ListeningStore` can be shared by every
+Streamlit session thread, and several processes may write to one file at once.
+
+Schema::
+
+    sessions(id TEXT PRIMARY KEY, created_at TEXT, user_agent TEXT)
+    answers(id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT -> sessions.id,
+            test TEXT in TESTS, trial_id TEXT, item TEXT, value REAL, payload TEXT (JSON),
+            created_at TEXT)
+
+Times are UTC ISO 8601 with milliseconds. Answers are append-only: an answer given again
+is a new row, and the analysis keeps the latest one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import secrets
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .settings import get_settings
+
+TESTS = ("expert1", "expert2", "questionnaire", "mushra")
+"""The four parts of a listening session, as stored in ``answers.test``."""
+
+RATING_SCALES = {"expert1": (1.0, 10.0), "expert2": (1.0, 10.0), "questionnaire": (1.0, 10.0),
+                 "mushra": (0.0, 100.0)}
+"""Inclusive (lowest, highest) rating of each test."""
+
+ANSWER_COLUMNS = ("id", "session_id", "test", "trial_id", "item", "value", "payload", "created_at")
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{6,64}")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    user_agent TEXT
+);
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    test TEXT NOT NULL CHECK (test IN ('expert1', 'expert2', 'questionnaire', 'mushra')),
+    trial_id TEXT NOT NULL,
+    item TEXT NOT NULL,
+    value REAL,
+    payload TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_by_session ON answers(session_id, test, trial_id);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+def is_session_id(text: str) -> bool:
+    """Whether ``text`` looks like a session code (6–64 URL-safe characters)."""
+    return isinstance(text, str) and _SESSION_ID.fullmatch(text) is not None
+
+
+def validate_rating(test: str, value: float | None) -> float | None:
+    """Check a rating against its test's scale.
+
+    Parameters
+    ----------
+    test : str
+        One of :data:`TESTS`.
+    value : float or None
+        The rating; None for answers without one (an attempt, a comment).
+
+    Returns
+    -------
+    float or None
+        The rating as a float.
+
+    Raises
+    ------
+    DataError
+        Unknown test, or a rating that is not a finite number on the test's scale.
+    """
+    if test not in RATING_SCALES:
+        raise DataError(f"unknown listening test {test!r}; expected one of {', '.join(TESTS)}")
+    if value is None:
+        return None
+    low, high = RATING_SCALES[test]
+    try:
+        rating = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{test} rating must be a number, got {value!r}") from None
+    if not math.isfinite(rating) or not low <= rating <= high:
+        raise DataError(f"{test} rating must be between {low:g} and {high:g}, got {value!r}")
+    return rating
+
+
+def seeded_order(session_id: str, key: str, items: Sequence[str]) -> list[str]:
+    """Shuffle ``items`` reproducibly for one session and one key (a trial id).
+
+    The same session sees the same order after a reload; other sessions see other orders.
+    """
+    digest = hashlib.sha256(f"{session_id}\x00{key}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    return [items[i] for i in rng.permutation(len(items))]
+
+
+class ListeningStore:
+    """Answers of listening-test sessions in one SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The database file; created with its parent folder on first use
+        (default: ``settings.get_settings().db_path``, env ``DAFX_EXPLORER_DB``).
+    busy_timeout : float
+        Seconds a write waits for another writer before it fails.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, busy_timeout: float = 30.0):
+        self.path = Path(path) if path is not None else get_settings().db_path
+        self.busy_timeout = busy_timeout
+        self._ready = False
+
+    # -- connections -------------------------------------------------------------------
+
+    def _fail(self, action: str, error: BaseException) -> DataError:
+        return DataError(f"could not {action} the listening-test database {self.path}: {error}")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.path.is_dir():
+                raise DataError(f"listening-test database path {self.path} is a folder; expected a file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                  check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise self._fail("open", error) from error
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            con.execute("PRAGMA synchronous = FULL")
+            con.execute("PRAGMA foreign_keys = ON")
+            if not self._ready:
+                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise sqlite3.OperationalError(f"journal mode is {mode!r}, WAL is not available")
+                con.executescript(_SCHEMA)
+                self._ready = True
+        except sqlite3.Error as error:
+            con.close()
+            raise self._fail("open", error) from error
+        return con
+
+    def _write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction; return once it is committed."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            result = work(con)
+            con.execute("COMMIT")
+            return result
+        except sqlite3.Error as error:
+            raise self._fail("write to", error) from error
+        finally:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            con.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        con = self._connect()
+        try:
+            return con.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise self._fail("read", error) from error
+        finally:
+            con.close()
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def new_session(self, user_agent: str | None = None) -> str:
+        """Create an anonymous session and return its random, URL-safe code."""
+        session_id = secrets.token_urlsafe(8)
+        self._write(lambda con: con.execute(
+            "INSERT INTO sessions (id, created_at, user_agent) VALUES (?, ?, ?)",
+            (session_id, _now(), user_agent)))
+        return session_id
+
+    def has_session(self, session_id: str) -> bool:
+        """Whether a session with this code exists."""
+        if not is_session_id(session_id):
+            return False
+        return bool(self._read("SELECT 1 FROM sessions WHERE id = ?", (session_id,)))
+
+    def sessions(self) -> pd.DataFrame:
+        """All sessions: columns ``id``, ``created_at``, ``user_agent``."""
+        rows = self._read("SELECT id, created_at, user_agent FROM sessions ORDER BY created_at, id")
+        return pd.DataFrame(rows, columns=["id", "created_at", "user_agent"])
+
+    # -- answers -----------------------------------------------------------------------
+
+    def record(self, session_id: str, test: str, trial_id: str, items: Mapping[str, float | None],
+               payload: Mapping[str, Any] | None = None) -> list[int]:
+        """Store answers of one trial in one transaction; return their row ids once committed.
+
+        Parameters
+        ----------
+        session_id : str
+            An existing session's code.
+        test : str
+            One of :data:`TESTS`.
+        trial_id : str
+            Which trial (or questionnaire page) the answers belong to.
+        items : mapping of str to float or None
+            One answer per item (a MUSHRA condition, a questionnaire item, ``"rating"``,
+            ``"attempt"``); the value is a rating on the test's scale, or None.
+        payload : mapping, optional
+            JSON-serializable details stored with every answer of the call (time per trial
+            in ms, map coordinates, attempts, comments).
+
+        Raises
+        ------
+        DataError
+            Unknown session or test, a rating off its scale, or the write failed.
+        """
+        if not items:
+            raise DataError("no answers to record; expected at least one item")
+        values = [(str(item), validate_rating(test, value)) for item, value in items.items()]
+        if not trial_id or any(not item for item, _ in values):
+            raise DataError("trial id and item names must be non-empty strings")
+        try:
+            text = json.dumps(dict(payload or {}), default=_json_default, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise DataError(f"answer details are not JSON-serializable: {error}") from None
+        created = _now()
+
+        def insert(con: sqlite3.Connection) -> list[int]:
+            if con.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                raise DataError(f"unknown listening-test session {session_id!r}; start a new session")
+            return [con.execute(
+                "INSERT INTO answers (session_id, test, trial_id, item, value, payload, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, test, str(trial_id), item, value, text, created)).lastrowid
+                for item, value in values]
+
+        return self._write(insert)
+
+    def answers(self, session_id: str | None = None) -> pd.DataFrame:
+        """Answers in the order given, of one session or of all.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`ANSWER_COLUMNS`; ``payload`` holds dicts, ``value`` floats (NaN
+            where an answer has no rating).
+        """
+        sql = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers"
+        rows = (self._read(sql + " WHERE session_id = ? ORDER BY id", (session_id,)) if session_id
+                else self._read(sql + " ORDER BY id"))
+        frame = pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
+        frame["value"] = frame["value"].astype(float)
+        frame["payload"] = [json.loads(text) for text in frame["payload"]]
+        return frame
