@@ -1,0 +1,274 @@
+"""Clean recordings for training and evaluation.
+
+Where the material comes from (each recording records its origin, and the manifest lists
+what a model saw):
+
+- ``generated``: the project's own synthetic clips (:mod:`dafx_explorer.sources`);
+- ``sonic-pi``: recorded loops and one-shots of Debian's ``sonic-pi-samples`` (one-shots are
+  arranged into random rhythm patterns);
+- ``wesnoth``: recorded acoustic and orchestral music of Debian's ``wesnoth-1.16-music``;
+- ``speech``: sentences spoken by ``espeak-ng`` with many voices, rates and pitches;
+- ``fluidsynth``: random phrases on General-MIDI instruments rendered by ``fluidsynth`` with
+  ``fluid-soundfont-gm``;
+- ``folder``: any folder of audio files given by the user.
+
+Everything is split once into training and held-out material by a stable hash of each
+recording's name (one in five held out), and generated clips by seed (seeds ≥
+``sources.EVAL_SEED_START`` are held out), so ``evaluate`` never hears what training heard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from dafx_explorer import audio, sources
+from dafx_explorer.settings import SAMPLE_RATE
+
+RECORDING_SECONDS = 12.0
+"""Length of every corpus recording (s): long enough for two different analysis windows."""
+
+SONIC_PI_DIR = Path("/usr/share/sonic-pi/samples")
+WESNOTH_DIR = Path("/usr/share/games/wesnoth/1.16/data/core/music")
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+
+SENTENCES = (
+    "The tape machine hummed quietly while the band tuned their instruments.",
+    "Please bring the red folder to the second floor before noon.",
+    "A gentle breeze moved across the harbour as the boats came home.",
+    "Turn the dial slowly until the needle rests in the middle.",
+    "We measured the echo of the hall with a single handclap.",
+    "Every morning she walks along the river with her old dog.",
+    "The recipe asks for two cups of flour and a pinch of salt.",
+    "Listen carefully to the difference between these two recordings.",
+    "He played the same chord again, louder, and the room rang with it.",
+    "Numbers such as seventeen and forty two are easy to remember.",
+    "The train to the coast leaves at half past seven tonight.",
+    "Quiet voices carried through the empty corridor of the museum.",
+    "Could you describe the sound you hear in a few simple words?",
+    "Bright cymbals and a deep bass drum opened the second song.",
+    "The weather report promised rain, but the sky stayed clear.",
+    "Our neighbour fixed the broken fence with three new boards.",
+    "Many listeners prefer a warm tone with a little distortion.",
+    "At the end of the day the market square was finally silent.",
+    "Write your answer on the card and hand it to the person beside you.",
+    "The old radio crackled before the announcer began to speak.",
+    "Strong coffee and fresh bread make a fine breakfast.",
+    "Walk three blocks north, then take the first street on the left.",
+    "The choir rehearsed the final chorus until it sounded right.",
+    "Children laughed as the kite climbed higher into the wind.",
+    "Keep the microphone a hand's width away from your mouth.",
+    "This sentence was spoken by a machine for testing audio effects.",
+    "Thunder rolled over the hills long after the lightning faded.",
+    "She counted the steps from the door to the window: twenty one.",
+    "Sharp consonants and long vowels reveal the character of a room.",
+    "The engineer raised the fader and the vocals filled the mix.",
+)
+VOICES = ("en", "en-us", "en-gb-scotland", "de", "fr", "es", "it", "nl", "pt", "sv")
+VARIANTS = ("m1", "m3", "m5", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt3", "whisper", "croak")
+GM_PROGRAMS = (0, 4, 11, 19, 24, 25, 27, 29, 32, 33, 40, 42, 48, 56, 61, 65, 71, 73, 80, 88)
+"""General-MIDI programs: pianos, organ, guitars, basses, strings, brass, reeds, flute, synths."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One clean recording: a unique name, where it came from, and its samples (24 kHz mono)."""
+
+    name: str
+    origin: str
+    samples: np.ndarray
+
+
+def is_held_out(name: str) -> bool:
+    """Whether a recording belongs to the held-out split (stable: one in five names)."""
+    return int(hashlib.sha1(name.encode()).hexdigest(), 16) % 5 == 0
+
+
+def _fit_length(samples: np.ndarray, n: int) -> np.ndarray:
+    """Loop (or cut) a signal to exactly ``n`` samples."""
+    if len(samples) >= n:
+        return samples[:n].astype(np.float32)
+    return np.resize(samples, n).astype(np.float32)
+
+
+def _loudness_normalize(samples: np.ndarray, rms_db: float = -20.0) -> np.ndarray:
+    """Scale to a given RMS level (dBFS), keeping the peak at or below 0.99."""
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+    if rms < 1e-6:
+        return samples
+    gain = min(10 ** (rms_db / 20) / rms, 0.99 / max(float(np.max(np.abs(samples))), 1e-9))
+    return (samples * gain).astype(np.float32)
+
+
+def _read_trusted(path: Path, *, start_seconds: float = 0.0, seconds: float | None = None) -> np.ndarray:
+    """Read (part of) a file from a trusted system package, as 24 kHz mono."""
+    info = sf.info(str(path))
+    start = int(start_seconds * info.samplerate)
+    frames = -1 if seconds is None else int(seconds * info.samplerate)
+    data, sr = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    return audio.to_mono_24k(data, sr)
+
+
+def _make(name: str, origin: str, samples: np.ndarray) -> Recording:
+    n = int(RECORDING_SECONDS * SAMPLE_RATE)
+    return Recording(name, origin, _loudness_normalize(_fit_length(samples, n)))
+
+
+def generated(split: str, count: int) -> list[Recording]:
+    """The project's synthetic clips, ``count`` per kind, seeds of the split."""
+    first = sources.EVAL_SEED_START if split == "eval" else 1
+    out = []
+    for kind in sources.KINDS:
+        for seed in range(first, first + count):
+            samples = sources.generate(kind, seed=seed, seconds=RECORDING_SECONDS)
+            out.append(_make(f"generated:{kind}:{seed}", "generated", samples))
+    return out
+
+
+def sonic_pi(split: str, rng: np.random.Generator, patterns: int = 40) -> list[Recording]:
+    """Debian's sonic-pi loops as they are, and its one-shots arranged into rhythm patterns."""
+    if not SONIC_PI_DIR.is_dir():
+        return []
+    files = sorted(SONIC_PI_DIR.glob("*.flac"))
+    loops = [f for f in files if f.stem.startswith(("loop_", "ambi_", "guit_", "bass_"))]
+    shots = [f for f in files if f.stem.startswith(("bd_", "sn_", "drum_", "elec_", "tabla_", "perc_"))]
+    want = split == "eval"
+    out = [_make(f"sonic-pi:{f.stem}", "sonic-pi", _read_trusted(f)) for f in loops if is_held_out(f.stem) == want]
+    pool = [_read_trusted(f) for f in shots if is_held_out(f.stem) == want]
+    n = int(RECORDING_SECONDS * SAMPLE_RATE)
+    for index in range(patterns if pool else 0):
+        pattern = np.zeros(n + SAMPLE_RATE, dtype=np.float32)
+        step = int(SAMPLE_RATE * 60 / rng.uniform(80, 160) / 4)
+        chosen = [pool[i] for i in rng.choice(len(pool), size=min(4, len(pool)), replace=False)]
+        for start in range(0, n, step):
+            if rng.random() < 0.45:
+                shot = chosen[rng.integers(len(chosen))][: SAMPLE_RATE]
+                pattern[start : start + len(shot)] += shot * rng.uniform(0.4, 1.0)
+        out.append(_make(f"sonic-pi-pattern:{split}:{index}", "sonic-pi", pattern[:n]))
+    return out
+
+
+def wesnoth(split: str, rng: np.random.Generator, per_track: int = 3) -> list[Recording]:
+    """Segments of Debian's recorded Wesnoth soundtrack (acoustic and orchestral music)."""
+    if not WESNOTH_DIR.is_dir():
+        return []
+    out = []
+    for path in sorted(WESNOTH_DIR.glob("*.ogg")):
+        if is_held_out(path.stem) != (split == "eval"):
+            continue
+        duration = sf.info(str(path)).duration
+        for index in range(per_track):
+            start = float(rng.uniform(5.0, max(duration - RECORDING_SECONDS - 5.0, 5.5)))
+            samples = _read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
+            out.append(_make(f"wesnoth:{path.stem}:{index}", "wesnoth", samples))
+    return out
+
+
+def speech(split: str, rng: np.random.Generator, count: int = 60) -> list[Recording]:
+    """Sentences spoken by espeak-ng with varied voices, rates and pitches."""
+    if shutil.which("espeak-ng") is None:
+        return []
+    sentences = [i for i in range(len(SENTENCES)) if is_held_out(f"sentence:{i}") == (split == "eval")]
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(count):
+            voice = f"{VOICES[rng.integers(len(VOICES))]}+{VARIANTS[rng.integers(len(VARIANTS))]}"
+            text = " ".join(SENTENCES[i] for i in rng.choice(sentences, size=min(3, len(sentences)), replace=False))
+            wav = Path(tmp) / f"{index}.wav"
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", str(int(rng.uniform(120, 190))), "-p", str(int(rng.uniform(20, 80))),
+                 "-w", str(wav), text],
+                check=True, capture_output=True, timeout=30,
+            )
+            out.append(_make(f"speech:{split}:{index}", "speech", _read_trusted(wav)))
+    return out
+
+
+def _midi_file(notes: list[tuple[int, int, int, int]], program: int, ticks_per_beat: int = 480) -> bytes:
+    """A one-track Standard MIDI File; ``notes`` are (start tick, length ticks, pitch, velocity)."""
+    events = []
+    for start, length, pitch, velocity in notes:
+        events.append((start, 1, bytes([0x90, pitch, velocity])))
+        events.append((start + length, 0, bytes([0x80, pitch, 0])))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track, now = bytearray(bytes([0x00, 0xC0, program])), 0
+    for tick, _, message in events:
+        delta, now = tick - now, tick
+        encoded = [delta & 0x7F]
+        while delta > 0x7F:
+            delta >>= 7
+            encoded.insert(0, (delta & 0x7F) | 0x80)
+        track += bytes(encoded) + message
+    track += bytes([0x00, 0xFF, 0x2F, 0x00])
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks_per_beat)
+    return header + b"MTrk" + struct.pack(">I", len(track)) + bytes(track)
+
+
+def fluidsynth(split: str, rng: np.random.Generator, count: int = 40) -> list[Recording]:
+    """Random melodic and chordal phrases on General-MIDI instruments, rendered by fluidsynth."""
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
+        return []
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(count):
+            name = f"fluidsynth:{split}:{index}"
+            program = int(GM_PROGRAMS[rng.integers(len(GM_PROGRAMS))])
+            root, notes, tick = int(rng.integers(40, 64)), [], 0
+            scale = np.array([0, 2, 4, 5, 7, 9, 11, 12])
+            while tick < 480 * 2 * 14:  # about 14 s at 120 bpm
+                length = int(rng.choice([240, 480, 960]))
+                chord = rng.random() < 0.3
+                for offset in ([0, 4, 7] if chord else [int(rng.choice(scale))]):
+                    notes.append((tick, length, root + offset, int(rng.integers(60, 120))))
+                tick += length
+            midi, wav = Path(tmp) / f"{index}.mid", Path(tmp) / f"{index}.wav"
+            midi.write_bytes(_midi_file(notes, program))
+            subprocess.run(
+                ["fluidsynth", "-ni", "-g", "0.6", "-r", str(SAMPLE_RATE), "-F", str(wav), str(SOUNDFONT), str(midi)],
+                check=True, capture_output=True, timeout=60,
+            )
+            out.append(_make(name, "fluidsynth", _read_trusted(wav)))
+    return out
+
+
+def folder(path: Path | str, split: str) -> list[Recording]:
+    """Every audio file under a user's folder (validated like any upload), split by file name."""
+    out = []
+    for file in sorted(Path(path).rglob("*")):
+        if file.suffix.lower() in AUDIO_SUFFIXES and is_held_out(file.name) == (split == "eval"):
+            out.append(_make(f"folder:{file}", "folder", audio.load(file)))
+    return out
+
+
+def build(split: str, *, seed: int = 0, generated_per_kind: int = 12, audio_dirs: tuple = (),
+          use_system_audio: bool = True, scale: float = 1.0) -> list[Recording]:
+    """All recordings of one split (``"train"`` or ``"eval"``); ``scale`` shrinks the system-audio parts."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    rng = np.random.default_rng([seed, split == "eval"])
+    recordings = generated(split, generated_per_kind)
+    if use_system_audio:
+        recordings += sonic_pi(split, rng, patterns=max(1, int(40 * scale)))
+        recordings += wesnoth(split, rng, per_track=max(1, int(3 * scale)))
+        recordings += speech(split, rng, count=max(1, int(60 * scale)))
+        recordings += fluidsynth(split, rng, count=max(1, int(40 * scale)))
+    for path in audio_dirs:
+        recordings += folder(path, split)
+    return [r for r in recordings if np.max(np.abs(r.samples)) > 1e-4]
+
+
+def origins(recordings: list[Recording]) -> dict[str, int]:
+    """How many recordings came from each origin (for the manifest)."""
+    counts: dict[str, int] = {}
+    for recording in recordings:
+        counts[recording.origin] = counts.get(recording.origin, 0) + 1
+    return counts

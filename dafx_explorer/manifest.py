@@ -1,0 +1,75 @@
+"""``manifest.json``: how every shipped model and dataset was made (command, config, sources,
+library versions, content hashes). Entries are merged, never clobbered, and written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from dafx_explorer.settings import get_settings
+
+LIBRARIES = ("torch", "numpy", "pedalboard", "librosa", "umap-learn", "streamlit", "soundfile")
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape the results."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def machine() -> str:
+    """A one-line description of this machine (processor, cores)."""
+    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores"
+
+
+def command_line() -> str:
+    """The command that is running, as a user would type it."""
+    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith("__main__.py") else a for a in sys.argv]
+    if argv and argv[0] == "__main__.py":
+        argv = ["python", "-m", "dafx_explorer", *argv[1:]]
+    return " ".join(argv)
+
+
+def read(path: Path | None = None) -> dict:
+    """The manifest as a dict with "models" and "datasets" sections (empty if there is none)."""
+    path = path or get_settings().manifest_path
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("models", {})
+    data.setdefault("datasets", {})
+    return data
+
+
+def record(section: str, name: str, entry: dict, path: Path | None = None) -> None:
+    """Add or replace one entry of ``section`` ("models" or "datasets"), stamped with time and versions."""
+    path = path or get_settings().manifest_path
+    data = read(path)
+    data.setdefault(section, {})[name] = {
+        **entry,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "libraries": library_versions(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        json.dump(data, tmp, indent=2, sort_keys=True)
+    os.replace(tmp.name, path)
