@@ -43,6 +43,9 @@ RATING_SCALES = {"expert1": (1.0, 10.0), "expert2": (1.0, 10.0), "questionnaire"
                  "mushra": (0.0, 100.0)}
 """Inclusive (lowest, highest) rating of each test."""
 
+ATTEMPT = "attempt"
+"""Item of an expert-test-2 attempt (a click on the map); every attempt is kept."""
+
 ANSWER_COLUMNS = ("id", "session_id", "test", "trial_id", "item", "value", "payload", "created_at")
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{6,64}")
