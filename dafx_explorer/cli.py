@@ -171,7 +171,7 @@ def cmd_evaluate(args) -> int:
     from dafx_explorer import evaluation
 
     report = evaluation.evaluate(
-        effects=args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds,
+        args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds,
     )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
@@ -222,13 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=helptext)
         if name == "train-encoder":
             p.add_argument("--kind", choices=("vae", "vq"), default="vae")
-            p.add_argument("--examples", type=int, default=12_000, help="training windows rendered")
+            p.add_argument("--examples", type=int, default=6000, help="windows rendered afresh every epoch")
             p.add_argument("--batch-size", type=int, default=32)
-            p.add_argument("--epochs", type=int, default=12)
+            p.add_argument("--epochs", type=int, default=6)
         else:
             p.add_argument("--effect", required=True)
-            p.add_argument("--pairs", type=int, default=6_000, help="(input, target) training pairs")
-            p.add_argument("--epochs", type=int, default=200)
+            p.add_argument("--pairs", type=int, default=4000, help="(input, target) training pairs")
+            p.add_argument("--epochs", type=int, default=300)
         p.add_argument("--audio-dir", action="append", default=[], help="extra folder of audio to train on")
         p.add_argument("--no-system-audio", action="store_true",
                        help="do not use Debian's sample packages and espeak-ng even where installed")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -44,11 +45,8 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    """The command that is running, as a user would type it."""
-    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith("__main__.py") else a for a in sys.argv]
-    if argv and argv[0] == "__main__.py":
-        argv = ["python", "-m", "dafx_explorer", *argv[1:]]
-    return " ".join(argv)
+    """The command that is running, as typed (``python -m dafx_explorer …``)."""
+    return shlex.join(["python", *sys.orig_argv[1:]])
 
 
 def read(path: Path | None = None) -> dict:

@@ -17,7 +17,6 @@ KL vanishing". van den Oord et al., 2017, "Neural discrete representation learni
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -536,15 +535,6 @@ MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
 def config_path(path: str | os.PathLike) -> Path:
     """JSON sidecar of a weights file: the same path with suffix ``.json``."""
     return Path(path).with_suffix(".json")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes (for the manifest)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_atomic(path: Path, write: Any) -> None:

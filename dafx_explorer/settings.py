@@ -50,6 +50,11 @@ class Settings:
         return self.home / "sources"
 
     @property
+    def runs_dir(self) -> Path:
+        """Checkpoints, loss logs and cached training pairs (not shipped)."""
+        return self.home / "runs"
+
+    @property
     def manifest_path(self) -> Path:
         return self.home / "manifest.json"
 

@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from dafx_explorer import manifest
 from dafx_explorer.errors import ModelError
 from dafx_explorer.models import (
     VQVAE,
@@ -18,7 +19,6 @@ from dafx_explorer.models import (
     VAEConfig,
     VQVAEConfig,
     cyclical_beta,
-    file_sha256,
     load_controller,
     load_encoder,
     load_model,
@@ -329,10 +329,10 @@ def test_half_precision_files_are_smaller_and_load_as_float32(tmp_path):
 def test_file_sha256_matches_a_known_digest(tmp_path):
     path = tmp_path / "abc.bin"
     path.write_bytes(b"abc")
-    assert file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert manifest.file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(range(256)) * 10_000)  # spans several read blocks
-    assert file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert manifest.file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------- load errors

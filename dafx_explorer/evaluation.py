@@ -1,0 +1,153 @@
+"""Objective evaluation on held-out material (``python -m dafx_explorer evaluate``).
+
+For each effect, ``pairs`` held-out pairs are drawn: a recording of the corpus' held-out
+split (:func:`dafx_explorer.corpus.build`), an input segment ``x``, a different segment
+processed with new random settings ``p`` as the reference, and ``f(x, p)`` as the true
+target. Every condition's settings are applied to ``x`` and compared with the target by
+the multi-resolution STFT distance (:func:`mrstft`): the model's prediction, the refined
+prediction, random settings (the MUSHRA anchor), all-0.5 settings, and the clean input
+itself (identity). Settings errors are mean absolute errors of the normalized settings.
+
+Latent structure: k-NN effect classification accuracy (5-fold cross-validated, k = 5) of
+embeddings of held-out renderings (eight effects and clean), and per parameter the
+cross-validated R² of a ridge probe from the embedding to the normalized setting.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dafx_explorer import corpus, effects, matching, training
+from dafx_explorer.settings import SAMPLE_RATE
+
+CONDITIONS = ("model", "refined", "random", "mid", "identity")
+MRSTFT_FFT_SIZES = tuple(2**i for i in range(5, 16))
+"""FFT sizes 32 … 32768 (hops a half, windows the FFT size)."""
+
+
+@functools.cache
+def _mrstft_loss():
+    import auraloss
+
+    return auraloss.freq.MultiResolutionSTFTLoss(
+        fft_sizes=list(MRSTFT_FFT_SIZES), hop_sizes=[n // 2 for n in MRSTFT_FFT_SIZES],
+        win_lengths=list(MRSTFT_FFT_SIZES), w_sc=0.0, w_log_mag=1.0, w_lin_mag=1.0,
+    )
+
+
+def mrstft(estimate: np.ndarray, target: np.ndarray) -> float:
+    """Multi-resolution STFT distance (auraloss; log + linear magnitude, FFT 32…32768) of
+    two signals after each is peak-normalized."""
+    def prepare(signal: np.ndarray) -> torch.Tensor:
+        peak = max(float(np.max(np.abs(signal))), 1e-8)
+        return torch.as_tensor(signal / peak, dtype=torch.float32)[None, None, :]
+
+    with torch.no_grad():
+        return float(_mrstft_loss()(prepare(estimate), prepare(target)))
+
+
+def held_out_pairs(effect: effects.Effect, recordings, count: int, rng: np.random.Generator) -> list[dict]:
+    """Held-out (input, reference, target, true settings) pairs of one effect."""
+    pairs = []
+    for _ in range(count):
+        recording = recordings[rng.integers(len(recordings))]
+        a = training.random_segment(recording, rng)
+        b = training.random_segment(recording, rng, avoid=a)
+        x, other = training.window_at(recording, a), training.window_at(recording, b)
+        p = rng.random(effect.n_params)
+        pairs.append({"input": x, "reference": effect.render(other, SAMPLE_RATE, p),
+                      "target": effect.render(x, SAMPLE_RATE, p), "params": p, "source": recording.name})
+    return pairs
+
+
+def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, refine_seconds: float,
+                    bundle: matching.Models) -> dict:
+    """MRSTFT per condition and settings MAE per condition for one effect (means over pairs)."""
+    distances = {c: [] for c in CONDITIONS}
+    errors = {c: [] for c in ("model", "refined", "random", "mid")}
+    for pair in tqdm(pairs, desc=effect.name, leave=False):
+        result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds,
+                                bundle=bundle)
+        settings = {"model": result.params, "refined": result.final_params,
+                    "random": rng.random(effect.n_params), "mid": np.full(effect.n_params, 0.5)}
+        for condition, p in settings.items():
+            distances[condition].append(mrstft(effect.render(pair["input"], SAMPLE_RATE, p), pair["target"]))
+            errors[condition].append(float(np.mean(np.abs(p - pair["params"]))))
+        distances["identity"].append(mrstft(pair["input"], pair["target"]))
+    return {"mrstft": {c: float(np.mean(v)) for c, v in distances.items()},
+            "param_mae": {c: float(np.mean(v)) for c, v in errors.items()}}
+
+
+def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: int = 60) -> dict:
+    """k-NN effect accuracy and per-parameter linear-probe R² of embeddings of held-out renderings."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import cross_val_predict, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    labels, windows, settings = [], [], {}
+    for label, name in enumerate(["clean", *effects.names()]):
+        for _ in range(per_effect):
+            recording = recordings[rng.integers(len(recordings))]
+            x = training.window_at(recording, training.random_segment(recording, rng))
+            if name != "clean":
+                effect = effects.get(name)
+                p = rng.random(effect.n_params)
+                x = effect.render(x, SAMPLE_RATE, p)
+                settings.setdefault(name, []).append((len(windows), p))
+            labels.append(label)
+            windows.append(x)
+    z = training.embed_windows(encoder, np.stack(windows)).numpy()
+    z = (z - z.mean(0)) / (z.std(0) + 1e-8)
+    folds = min(5, per_effect)
+    knn = cross_val_score(KNeighborsClassifier(n_neighbors=5), z, np.array(labels), cv=folds).mean()
+    probe: dict[str, dict[str, float]] = {}
+    for name, rows in settings.items():
+        index = [i for i, _ in rows]
+        values = np.array([p for _, p in rows])
+        probe[name] = {}
+        for j, param in enumerate(effects.get(name).param_names):
+            predicted = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), z[index], values[:, j], cv=folds)
+            residual = np.sum((values[:, j] - predicted) ** 2)
+            probe[name][param] = float(1.0 - residual / max(np.sum((values[:, j] - values[:, j].mean()) ** 2), 1e-12))
+    return {"knn_effect_accuracy": float(knn), "probe_r2": probe}
+
+
+def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: int = 0,
+             refine_seconds: float = 5.0, use_system_audio: bool = True, generated_per_kind: int = 4,
+             models_dir: str | None = None, latent_per_effect: int = 60) -> dict:
+    """The evaluation report (DESIGN §6 JSON): per-effect MRSTFT and settings MAE, latent structure."""
+    names = list(effects_to_run or effects.names())
+    for name in names:
+        effects.get(name)  # unknown names fail before any work
+    recordings = corpus.build("eval", seed=seed, generated_per_kind=generated_per_kind,
+                              use_system_audio=use_system_audio)
+    report: dict = {"effects": {}, "pairs": pairs, "seed": seed, "refine_seconds": refine_seconds,
+                    "sources": corpus.origins(recordings)}
+    encoder = None
+    for index, name in enumerate(names):
+        effect = effects.get(name)
+        bundle = matching.load_models(name, models_dir)
+        encoder = bundle.encoder
+        rng = np.random.default_rng([seed, index])
+        report["effects"][name] = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng), rng,
+                                                  refine_seconds, bundle)
+    if encoder is not None:
+        report["latent"] = latent_structure(recordings, encoder, np.random.default_rng([seed, 99]),
+                                            per_effect=latent_per_effect)
+    return report
+
+
+def format_table(report: dict) -> str:
+    """The report as a plain-text table (one row per effect)."""
+    lines = [f"{'effect':<10} " + " ".join(f"{c:>9}" for c in CONDITIONS) + "   MAE model/random/mid"]
+    for name, row in report["effects"].items():
+        m, mae = row["mrstft"], row["param_mae"]
+        lines.append(f"{name:<10} " + " ".join(f"{m[c]:9.3f}" for c in CONDITIONS)
+                     + f"   {mae['model']:.3f}/{mae['random']:.3f}/{mae['mid']:.3f}")
+    if "latent" in report:
+        lines.append(f"k-NN effect accuracy: {report['latent']['knn_effect_accuracy']:.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""Style matching: the settings of an effect that make an input sound like a reference.
+
+The controller predicts normalized settings from the embeddings of the input's and the
+reference's analysis windows (the first ``WINDOW`` samples, zero-padded); the whole input
+is then processed with them.
+
+Refinement (optional, within a time budget) searches around the prediction with CMA-ES.
+Its objective must respond to the effect rather than to the content, because the
+reference's content differs from the input's. It uses the controller itself as a learned,
+content-invariant effect descriptor: the controller was trained to read an effect's
+settings off pairs whose contents differ, so for candidate settings ``p`` it compares
+what the controller reads off ``(input, f(input, p))`` with what it reads off
+``(input, reference)``::
+
+    J(p) = mean((C(z_x, E(f(x, p))) - C(z_x, z_ref))²)
+
+Minimizing ``J`` inverts the controller's own systematic errors (such as regression toward
+the middle of a range) on this very input. The search starts from the prediction and
+returns the best settings it evaluated, the prediction included, so it never returns
+settings worse than its start on ``J``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dafx_explorer import audio, features, models
+from dafx_explorer.effects import Effect
+from dafx_explorer.errors import ModelError
+from dafx_explorer.settings import SAMPLE_RATE
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Outcome of :func:`match`.
+
+    Attributes
+    ----------
+    params : np.ndarray
+        Settings the controller predicted (normalized).
+    refined_params : np.ndarray or None
+        Settings after refinement (None when no refinement ran).
+    audio : np.ndarray
+        The whole input processed with :attr:`final_params` (24 kHz).
+    seconds : float
+        Wall time of prediction and rendering (s), model loading excluded.
+    refine_seconds : float
+        Wall time spent refining (s).
+    objective_start, objective_best : float or None
+        Refinement objective at the prediction and at the refined settings.
+    """
+
+    params: np.ndarray
+    refined_params: np.ndarray | None
+    audio: np.ndarray
+    seconds: float
+    refine_seconds: float = 0.0
+    objective_start: float | None = None
+    objective_best: float | None = None
+
+    @property
+    def final_params(self) -> np.ndarray:
+        return self.params if self.refined_params is None else self.refined_params
+
+
+@dataclass(frozen=True)
+class Models:
+    """The β-VAE encoder and one effect's controller."""
+
+    encoder: torch.nn.Module
+    controller: models.Controller
+
+
+@functools.cache
+def load_models(effect_name: str, models_dir: str | None = None) -> Models:
+    """Load (once per process) the encoder and the controller of a built-in effect."""
+    encoder, _ = models.load_encoder("vae", models_dir=models_dir)
+    controller, meta = models.load_controller(effect_name, models_dir=models_dir)
+    return Models(encoder, controller)
+
+
+def embed(encoder: torch.nn.Module, signals: np.ndarray) -> torch.Tensor:
+    """Embeddings (B, D) of signals (B, T) or (T,), each analysed on its first window."""
+    return encoder.embed(features.mel_features(signals))
+
+
+def predict(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, bundle: Models) -> np.ndarray:
+    """Normalized settings the controller predicts for (input, reference)."""
+    if bundle.controller.config.n_params != effect.n_params:
+        raise ModelError(f"the controller predicts {bundle.controller.config.n_params} parameters but effect "
+                         f"{effect.name!r} has {effect.n_params}; retrain it with train-controller")
+    z = embed(bundle.encoder, np.stack([audio.analysis_window(input_audio), audio.analysis_window(reference_audio)]))
+    with torch.no_grad():
+        return bundle.controller(z[:1], z[1:]).numpy()[0].astype(np.float64)
+
+
+class ControllerObjective:
+    """J(p) of the module docstring, evaluated for a batch of candidate settings at once."""
+
+    def __init__(self, effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, bundle: Models):
+        self.effect, self.bundle = effect, bundle
+        self.window = audio.analysis_window(input_audio)
+        z = embed(bundle.encoder, np.stack([self.window, audio.analysis_window(reference_audio)]))
+        self.z_input = z[:1]
+        with torch.no_grad():
+            self.target = bundle.controller(z[:1], z[1:])
+
+    def __call__(self, candidates: np.ndarray) -> np.ndarray:
+        """Objective values (n,) for candidate settings (n, n_params)."""
+        rendered = np.stack([self.effect.render(self.window, SAMPLE_RATE, p) for p in candidates])
+        z = embed(self.bundle.encoder, rendered)
+        with torch.no_grad():
+            read = self.bundle.controller(self.z_input.expand(len(z), -1), z)
+        return torch.mean((read - self.target) ** 2, dim=1).numpy().astype(np.float64)
+
+
+def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, seconds: float,
+           seed: int = 0, sigma: float = 0.15, progress: Progress | None = None) -> tuple[np.ndarray, float, float]:
+    """CMA-ES in [0, 1]^n from ``start`` for about ``seconds`` s (a generation is never begun when it
+    would likely overrun the budget).
+
+    Returns
+    -------
+    (best settings, objective at start, best objective); best is ``start`` unless a candidate beat it.
+    """
+    import cma
+
+    begun = time.perf_counter()
+    start = np.clip(np.asarray(start, dtype=np.float64), 0.0, 1.0)
+    start_value = float(objective(start[None, :])[0])
+    best, best_value = start.copy(), start_value
+    options = {"bounds": [0.0, 1.0], "seed": seed + 1, "verbose": -9, "popsize": 8}
+    strategy = cma.CMAEvolutionStrategy(start.tolist(), sigma, options)
+    generation_seconds = time.perf_counter() - begun
+    while True:
+        elapsed = time.perf_counter() - begun
+        if elapsed + generation_seconds > seconds:
+            break
+        tick = time.perf_counter()
+        candidates = np.clip(np.array(strategy.ask()), 0.0, 1.0)
+        values = objective(candidates)
+        strategy.tell(list(candidates), values.tolist())
+        generation_seconds = max(time.perf_counter() - tick, 1e-3)
+        if values.min() < best_value:
+            best, best_value = candidates[int(values.argmin())].copy(), float(values.min())
+        if progress is not None:
+            progress(min((time.perf_counter() - begun) / seconds, 1.0), f"objective {best_value:.4g}")
+    return best, start_value, best_value
+
+
+def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, *, refine_seconds: float = 0.0,
+          progress: Progress | None = None, bundle: Models | None = None) -> MatchResult:
+    """Predict (and optionally refine) the settings that make ``input_audio`` sound like ``reference_audio``.
+
+    Both signals are 24 kHz mono float32 (see :func:`dafx_explorer.audio.load`); the result's
+    audio is the whole input processed with the final settings.
+    """
+    bundle = bundle or load_models(effect.name)
+    started = time.perf_counter()
+    predicted = predict(effect, input_audio, reference_audio, bundle)
+    seconds = time.perf_counter() - started
+    refined, refine_time, start_value, best_value = None, 0.0, None, None
+    if refine_seconds > 0:
+        tick = time.perf_counter()
+        objective = ControllerObjective(effect, input_audio, reference_audio, bundle)
+        refined, start_value, best_value = refine(objective, predicted, seconds=refine_seconds, progress=progress)
+        refine_time = time.perf_counter() - tick
+    tick = time.perf_counter()
+    final = predicted if refined is None else refined
+    output = effect.render(input_audio, SAMPLE_RATE, final)
+    seconds += time.perf_counter() - tick
+    return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value)

@@ -1,0 +1,336 @@
+"""Training the audio encoders and the per-effect controllers.
+
+Encoder (β-VAE or VQ-VAE): every epoch renders a fresh set of analysis windows — random
+segments of the training corpus (:mod:`dafx_explorer.corpus`), each with a random gain and
+spectral tilt, eight in nine passed through one of the eight effects at random settings and
+one in nine left clean — and fits the model to their mel spectrograms. β follows the
+cyclical cosine schedule of :func:`dafx_explorer.models.cyclical_beta`.
+
+Controller (one per effect): pairs (input, target) where the input is one segment of a
+recording and the target is the effect at random settings applied to a *different*
+segment of the same recording; the controller maps the two encoder embeddings to the
+normalized settings. Loss: mean squared error of the normalized settings. Effects are not
+differentiable (pedalboard), so an audio-domain loss would need a differentiable proxy of
+every effect; settings regression is exact, cheap, and its error is what ``evaluate``
+turns into audio distances.
+
+Each run keeps a checkpoint per epoch and a CSV of losses under ``runs/NAME/`` (``--resume``
+continues from it) and writes the final weights (safetensors + JSON) to the models folder
+and an entry to the manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pedalboard
+import torch
+from tqdm import tqdm
+
+from dafx_explorer import corpus, effects, features, manifest, models
+from dafx_explorer.settings import SAMPLE_RATE, WINDOW, get_settings
+
+TINY_VAE = models.VAEConfig(channels=(4, 8, 8, 8), latent_dim=128)
+TINY_VQ = models.VQVAEConfig(channels=(4, 8, 8, 8), code_dim=32, n_codes=16, pool_size=2)
+MIN_SEGMENT_GAP = SAMPLE_RATE
+"""Input and target segments of a controller pair start at least this many samples apart."""
+
+
+@dataclass(frozen=True)
+class EncoderTrainingConfig:
+    """Settings of ``train-encoder`` (β applies to the β-VAE only)."""
+
+    kind: str = "vae"
+    epochs: int = 6
+    examples: int = 6000
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    beta_max: float = 1e-3
+    beta_cycle_steps: int = 97
+    clean_fraction: float = 1 / 9
+    seed: int = 0
+    audio_dirs: tuple[str, ...] = ()
+    use_system_audio: bool = True
+    tiny: bool = False
+
+
+@dataclass(frozen=True)
+class ControllerTrainingConfig:
+    """Settings of ``train-controller``."""
+
+    effect: str
+    pairs: int = 4000
+    epochs: int = 300
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    validation_fraction: float = 0.1
+    seed: int = 0
+    audio_dirs: tuple[str, ...] = ()
+    use_system_audio: bool = True
+    tiny: bool = False
+
+
+def training_corpus(config) -> list[corpus.Recording]:
+    """The training split of the corpus a config asks for (a small one for ``tiny`` runs)."""
+    if config.tiny:
+        return corpus.build("train", seed=config.seed, generated_per_kind=1, use_system_audio=False,
+                            audio_dirs=config.audio_dirs)
+    return corpus.build("train", seed=config.seed, audio_dirs=config.audio_dirs,
+                        use_system_audio=config.use_system_audio)
+
+
+def augment(segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random gain (±6 dB) and spectral tilt (opposite low/high shelves of ±4 dB) of a segment."""
+    tilt = float(rng.uniform(-4.0, 4.0))
+    board = pedalboard.Pedalboard([
+        pedalboard.LowShelfFilter(cutoff_frequency_hz=250.0, gain_db=-tilt),
+        pedalboard.HighShelfFilter(cutoff_frequency_hz=2500.0, gain_db=tilt),
+        pedalboard.Gain(gain_db=float(rng.uniform(-6.0, 6.0))),
+    ])
+    return board(segment[None, :], SAMPLE_RATE)[0].astype(np.float32)
+
+
+def random_segment(recording: corpus.Recording, rng: np.random.Generator, avoid: int | None = None) -> int:
+    """Start (samples) of a random analysis window of a recording, at least 1 s from ``avoid``."""
+    last = max(len(recording.samples) - WINDOW, 0)
+    for _ in range(100):
+        start = int(rng.integers(0, last + 1))
+        if avoid is None or abs(start - avoid) >= MIN_SEGMENT_GAP or last < MIN_SEGMENT_GAP:
+            return start
+    return (avoid + MIN_SEGMENT_GAP) % (last + 1)
+
+
+def window_at(recording: corpus.Recording, start: int) -> np.ndarray:
+    """The analysis window of a recording starting at ``start`` (zero-padded at the end)."""
+    window = recording.samples[start : start + WINDOW]
+    return np.pad(window, (0, WINDOW - len(window)))
+
+
+def render_encoder_examples(recordings, count: int, rng: np.random.Generator, clean_fraction: float,
+                            batch: int = 64) -> torch.Tensor:
+    """Mel features (count, 256, 256) float16 of random, augmented, effected windows."""
+    names = effects.names()
+    out = torch.empty((count, features.N_MELS, features.N_FRAMES), dtype=torch.float16)
+    for first in tqdm(range(0, count, batch), desc="rendering examples", unit="batch", leave=False):
+        windows = []
+        for _ in range(min(batch, count - first)):
+            recording = recordings[rng.integers(len(recordings))]
+            x = augment(window_at(recording, random_segment(recording, rng)), rng)
+            if rng.random() >= clean_fraction:
+                effect = effects.get(names[rng.integers(len(names))])
+                x = effect.render(x, SAMPLE_RATE, rng.random(effect.n_params))
+            windows.append(x)
+        out[first : first + len(windows)] = features.mel_features(np.stack(windows)).to(torch.float16)
+    return out
+
+
+def _run_dir(name: str) -> Path:
+    folder = get_settings().runs_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state
+
+
+def _encoder_step(model, batch: torch.Tensor, step: int, config: EncoderTrainingConfig) -> dict[str, torch.Tensor]:
+    if isinstance(model, models.BetaVAE):
+        beta = models.cyclical_beta(step, cycle_length=config.beta_cycle_steps, beta_max=config.beta_max)
+        recon, mu, logvar = model(batch)
+        total, recon_loss, kl = model.loss(batch, recon, mu, logvar, beta)
+        return {"total": total, "recon": recon_loss, "kl": kl}
+    recon, commitment, _ = model(batch)
+    total, recon_loss, commitment = model.loss(batch, recon, commitment)
+    return {"total": total, "recon": recon_loss, "commitment": commitment}
+
+
+def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None = None,
+                  resume: bool = False) -> dict:
+    """Train an encoder; write ``encoder_{kind}.safetensors`` (+ JSON) and a manifest entry.
+
+    Returns a summary dict: path, epochs, final losses, wall seconds, corpus origins.
+    """
+    if config.kind not in ("vae", "vq"):
+        raise ValueError(f"encoder kind must be 'vae' or 'vq', got {config.kind!r}")
+    torch.manual_seed(config.seed)
+    out_dir = Path(out_dir) if out_dir else get_settings().models_dir
+    run = _run_dir(f"encoder_{config.kind}{'_tiny' if config.tiny else ''}")
+    if config.kind == "vae":
+        model = models.BetaVAE(TINY_VAE if config.tiny else models.VAEConfig())
+    else:
+        model = models.VQVAE(TINY_VQ if config.tiny else models.VQVAEConfig())
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    checkpoint, losses_csv = run / "checkpoint.pt", run / "losses.csv"
+    first_epoch, step, seconds = 0, 0, 0.0
+    if resume and checkpoint.exists():
+        state = _load_checkpoint(checkpoint, model, optimizer)
+        first_epoch, step, seconds = int(state["epoch"]) + 1, int(state["step"]), float(state["seconds"])
+    elif losses_csv.exists():
+        losses_csv.unlink()
+    recordings = training_corpus(config)
+    history: dict = {}
+    for epoch in range(first_epoch, config.epochs):
+        started = time.perf_counter()
+        rng = np.random.default_rng([config.seed, epoch])
+        data = render_encoder_examples(recordings, config.examples, rng, config.clean_fraction)
+        order = torch.from_numpy(rng.permutation(len(data)))
+        model.train()
+        sums: dict[str, float] = {}
+        batches = range(0, len(data), config.batch_size)
+        for first in tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
+            batch = data[order[first : first + config.batch_size]].float()
+            parts = _encoder_step(model, batch, step, config)
+            optimizer.zero_grad()
+            parts["total"].backward()
+            optimizer.step()
+            step += 1
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(batch)
+        seconds += time.perf_counter() - started
+        history = {key: value / len(data) for key, value in sums.items()}
+        _append_csv(losses_csv, {"epoch": epoch + 1, "step": step, **history, "seconds": round(seconds, 1)})
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                    "step": step, "seconds": seconds}, checkpoint)
+    origins = corpus.origins(recordings)
+    path = models.save_model(model, out_dir / models.ENCODER_FILES[config.kind], half=True, extra={
+        "training": dataclasses.asdict(config), "sources": origins, "final_losses": history,
+        "wall_seconds": round(seconds, 1), "steps": step,
+    })
+    manifest.record("models", path.stem, {
+        "file": path.name, "sha256": manifest.file_sha256(path), "command": manifest.command_line(),
+        "config": dataclasses.asdict(config), "sources": origins, "wall_seconds": round(seconds, 1),
+        "machine": manifest.machine(), "final_losses": history,
+    }, path=out_dir.parent / "manifest.json")
+    return {"path": str(path), "epochs": config.epochs, "steps": step, "losses": history,
+            "wall_seconds": round(seconds, 1), "sources": origins}
+
+
+def embed_windows(encoder: torch.nn.Module, windows: np.ndarray, batch: int = 64) -> torch.Tensor:
+    """Encoder embeddings (N, D) of analysis windows (N, WINDOW), in batches."""
+    out = [encoder.embed(features.mel_features(windows[i : i + batch])) for i in range(0, len(windows), batch)]
+    return torch.cat(out) if out else torch.empty(0, encoder.embedding_dim)
+
+
+def controller_pairs(effect: effects.Effect, encoder: torch.nn.Module, recordings, count: int,
+                     rng: np.random.Generator, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``count`` training pairs: (input embeddings, target embeddings, true normalized settings).
+
+    The input is an augmented segment of a recording; the target is the effect at random
+    settings applied to a different segment of the same recording, with the same augmentation.
+    """
+    z_in, z_target, settings = [], [], []
+    for first in tqdm(range(0, count, batch), desc=f"pairs for {effect.name}", unit="batch", leave=False):
+        inputs, targets = [], []
+        for _ in range(min(batch, count - first)):
+            recording = recordings[rng.integers(len(recordings))]
+            a = random_segment(recording, rng)
+            b = random_segment(recording, rng, avoid=a)
+            chain_seed = int(rng.integers(2**31))
+            x = augment(window_at(recording, a), np.random.default_rng(chain_seed))
+            y_clean = augment(window_at(recording, b), np.random.default_rng(chain_seed))
+            p = rng.random(effect.n_params)
+            inputs.append(x)
+            targets.append(effect.render(y_clean, SAMPLE_RATE, p))
+            settings.append(p)
+        z_in.append(embed_windows(encoder, np.stack(inputs)))
+        z_target.append(embed_windows(encoder, np.stack(targets)))
+    return torch.cat(z_in), torch.cat(z_target), torch.as_tensor(np.array(settings), dtype=torch.float32)
+
+
+def fit_controller(controller: models.Controller, z_in, z_target, settings, config: ControllerTrainingConfig,
+                   log: Path | None = None) -> dict:
+    """Fit a controller by settings regression; keep the weights of the best validation epoch."""
+    generator = torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(len(settings), generator=generator)
+    n_val = max(1, int(len(settings) * config.validation_fraction))
+    val, train = order[:n_val], order[n_val:]
+    optimizer = torch.optim.AdamW(controller.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    best = (float("inf"), None, 0)
+    first_loss = None
+    for epoch in range(config.epochs):
+        controller.train()
+        shuffled = train[torch.randperm(len(train), generator=generator)]
+        total = 0.0
+        for first in range(0, len(shuffled), config.batch_size):
+            idx = shuffled[first : first + config.batch_size]
+            loss = torch.mean((controller(z_in[idx], z_target[idx]) - settings[idx]) ** 2)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(idx)
+        schedule.step()
+        controller.eval()
+        with torch.no_grad():
+            val_loss = float(torch.mean((controller(z_in[val], z_target[val]) - settings[val]) ** 2))
+        train_loss = total / len(train)
+        first_loss = first_loss if first_loss is not None else train_loss
+        if log is not None:
+            _append_csv(log, {"epoch": epoch + 1, "train_mse": train_loss, "val_mse": val_loss})
+        if val_loss < best[0]:
+            best = (val_loss, {k: v.clone() for k, v in controller.state_dict().items()}, epoch + 1)
+    controller.load_state_dict(best[1])
+    controller.eval()
+    return {"first_train_mse": first_loss, "best_val_mse": best[0], "best_epoch": best[2],
+            "val_mae": float(torch.mean(torch.abs(controller(z_in[val], z_target[val]) - settings[val])))}
+
+
+def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | None = None,
+                     resume: bool = False) -> dict:
+    """Train one effect's controller on the β-VAE embeddings; write ``controller_{effect}.safetensors``.
+
+    ``resume`` reuses the cached training pairs of an earlier run with the same config and
+    encoder (rendering and embedding the pairs is most of the cost).
+    """
+    effect = effects.get(config.effect)
+    torch.manual_seed(config.seed)
+    out_dir = Path(out_dir) if out_dir else get_settings().models_dir
+    encoder, encoder_meta = models.load_encoder("vae", models_dir=out_dir)
+    encoder_hash = manifest.file_sha256(out_dir / models.ENCODER_FILES["vae"])
+    run = _run_dir(f"controller_{effect.name}{'_tiny' if config.tiny else ''}")
+    cache = run / f"pairs_{encoder_hash[:12]}_{config.pairs}_{config.seed}.pt"
+    started = time.perf_counter()
+    recordings = training_corpus(config)
+    if resume and cache.exists():
+        z_in, z_target, settings = torch.load(cache, weights_only=True).values()
+    else:
+        rng = np.random.default_rng([config.seed, 1 + effects.names().index(effect.name)])
+        z_in, z_target, settings = controller_pairs(effect, encoder, recordings, config.pairs, rng)
+        torch.save({"z_in": z_in, "z_target": z_target, "settings": settings}, cache)
+    controller = models.Controller(models.ControllerConfig(n_params=effect.n_params,
+                                                           embedding_dim=encoder.embedding_dim))
+    (run / "losses.csv").unlink(missing_ok=True)
+    fit = fit_controller(controller, z_in, z_target, settings, config, log=run / "losses.csv")
+    seconds = time.perf_counter() - started
+    origins = corpus.origins(recordings)
+    path = models.save_model(controller, out_dir / f"controller_{effect.name}.safetensors", half=True, extra={
+        "effect": effect.name, "param_names": list(effect.param_names), "encoder_sha256": encoder_hash,
+        "training": dataclasses.asdict(config), "sources": origins, "fit": fit, "wall_seconds": round(seconds, 1),
+    })
+    manifest.record("models", path.stem, {
+        "file": path.name, "sha256": manifest.file_sha256(path), "command": manifest.command_line(),
+        "config": dataclasses.asdict(config), "sources": origins, "wall_seconds": round(seconds, 1),
+        "machine": manifest.machine(), "encoder_sha256": encoder_hash, "fit": fit,
+        "encoder_training": encoder_meta["extra"].get("training"),
+    }, path=out_dir.parent / "manifest.json")
+    return {"path": str(path), "effect": effect.name, "wall_seconds": round(seconds, 1), **fit}

@@ -1,0 +1,106 @@
+"""Style matching and evaluation end to end on tiny, really trained models."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from dafx_explorer import effects, evaluation, matching, sources
+from dafx_explorer.cli import main
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_home):
+    return matching.load_models("overdrive", str(tiny_home / "models"))
+
+
+def test_match_processes_the_whole_input(bundle):
+    effect = effects.get("overdrive")
+    long_input = sources.generate("guitar", seed=1001, seconds=12.0)
+    reference = effect.render(sources.generate("guitar", seed=1002, seconds=6.0), 24_000, [0.9, 0.3, 0.5])
+    result = matching.match(effect, long_input, reference, bundle=bundle)
+    assert result.audio.shape == long_input.shape
+    assert result.refined_params is None and result.params.shape == (effect.n_params,)
+    np.testing.assert_array_equal(result.audio, effect.render(long_input, 24_000, result.params))
+    assert 0 < result.seconds < 5
+
+
+def test_refinement_respects_budget_and_never_worsens(bundle):
+    effect = effects.get("overdrive")
+    x = sources.generate("chords", seed=1003, seconds=6.0)
+    reference = effect.render(sources.generate("chords", seed=1004, seconds=6.0), 24_000, [0.2, 0.8, 0.4])
+    started = time.perf_counter()
+    result = matching.match(effect, x, reference, refine_seconds=1.5, bundle=bundle)
+    assert 0.8 * 1.5 <= result.refine_seconds <= 1.2 * 1.5
+    assert time.perf_counter() - started < 1.5 * 1.2 + 2.0
+    assert result.objective_best <= result.objective_start
+    objective = matching.ControllerObjective(effect, x, reference, bundle)
+    start, best = objective(np.stack([result.params, result.refined_params]))
+    assert best <= start + 1e-9
+
+
+def test_refine_returns_start_when_nothing_beats_it():
+    start = np.array([0.3, 0.7])
+
+    def bowl(candidates):  # minimum exactly at the start
+        return np.sum((candidates - start) ** 2, axis=1)
+
+    best, start_value, best_value = matching.refine(bowl, start, seconds=0.3)
+    assert start_value == 0.0 and best_value == 0.0
+    np.testing.assert_array_equal(best, start)
+
+
+def test_refine_improves_an_objective_it_can_improve():
+    target = np.array([0.8, 0.1, 0.6])
+    best, start_value, best_value = matching.refine(lambda c: np.sum((c - target) ** 2, axis=1),
+                                                    np.full(3, 0.5), seconds=0.5)
+    assert best_value < 0.1 * start_value
+    assert np.all((best >= 0) & (best <= 1))
+
+
+def test_mrstft_orders_distances():
+    x = sources.generate("guitar", seed=1005, seconds=3.0)
+    effect = effects.get("overdrive")
+    mild, strong = effect.render(x, 24_000, [0.1, 0.5, 0.5]), effect.render(x, 24_000, [1.0, 0.5, 0.5])
+    assert evaluation.mrstft(x, x) == pytest.approx(0.0, abs=1e-6)
+    assert evaluation.mrstft(mild, x) < evaluation.mrstft(strong, x)
+    assert evaluation.mrstft(2.0 * x, x) == pytest.approx(0.0, abs=1e-5)  # peak-normalized
+
+
+def test_evaluate_report_has_every_figure(tiny_home):
+    report = evaluation.evaluate(["overdrive", "delay"], pairs=2, refine_seconds=0.3, use_system_audio=False,
+                                 generated_per_kind=1, models_dir=str(tiny_home / "models"), latent_per_effect=6)
+    for name in ("overdrive", "delay"):
+        row = report["effects"][name]
+        assert set(row["mrstft"]) == set(evaluation.CONDITIONS)
+        assert set(row["param_mae"]) == {"model", "refined", "random", "mid"}
+        assert all(np.isfinite(v) and v >= 0 for v in row["mrstft"].values())
+    assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
+    assert set(report["latent"]["probe_r2"]["delay"]) == set(effects.get("delay").param_names)
+    assert "overdrive" in evaluation.format_table(report)
+
+
+def test_cli_match_json(tiny_home, tmp_path, capsys):
+    from dafx_explorer import audio
+
+    audio.save(tmp_path / "in.wav", sources.generate("bass", seed=1006, seconds=4.0))
+    audio.save(tmp_path / "ref.flac", effects.get("overdrive").render(
+        sources.generate("bass", seed=1007, seconds=4.0), 24_000, [0.7, 0.5, 0.5]))
+    status = main(["match", "--effect", "overdrive", "--input", str(tmp_path / "in.wav"), "--reference",
+                   str(tmp_path / "ref.flac"), "--output", str(tmp_path / "out.wav"), "--json"])
+    assert status == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["effect"] == "overdrive"
+    assert set(payload["params"]) == set(effects.get("overdrive").param_names)
+    assert {"normalized", "value", "unit"} <= set(payload["params"]["drive_db"])
+    assert payload["seconds"] > 0
+    assert len(audio.load(tmp_path / "out.wav")) == 4 * 24_000
+
+
+def test_cli_match_bad_input_is_one_line(tiny_home, tmp_path, capsys):
+    (tmp_path / "text.wav").write_text("not audio at all")
+    status = main(["match", "--effect", "overdrive", "--input", str(tmp_path / "text.wav"), "--reference",
+                   str(tmp_path / "text.wav"), "--output", str(tmp_path / "out.wav")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error:") and err.count("\n") == 1

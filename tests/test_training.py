@@ -1,0 +1,60 @@
+"""Training: tiny configurations train in seconds, their losses fall, runs resume, files are described."""
+
+import csv
+import json
+
+import numpy as np
+import torch
+
+from dafx_explorer import corpus, manifest, models, training
+
+
+def _losses(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tiny_encoder_loss_falls_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(tmp_path))
+    config = training.EncoderTrainingConfig(kind="vae", tiny=True, epochs=3, examples=96, batch_size=8)
+    first = training.train_encoder(training.EncoderTrainingConfig(**{**config.__dict__, "epochs": 1}))
+    result = training.train_encoder(config, resume=True)
+    rows = _losses(tmp_path / "runs" / "encoder_vae_tiny" / "losses.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # the second run continued, it did not restart
+    assert float(rows[-1]["recon"]) < float(rows[0]["recon"])
+    assert result["steps"] == 3 * first["steps"]
+    model, meta = models.load_model(tmp_path / "models" / "encoder_vae.safetensors")
+    assert isinstance(model, models.BetaVAE)
+    assert meta["extra"]["sources"] == {"generated": len(corpus.sources.KINDS)}
+    entry = json.loads((tmp_path / "manifest.json").read_text())["models"]["encoder_vae"]
+    assert entry["sha256"] == manifest.file_sha256(tmp_path / "models" / "encoder_vae.safetensors")
+    assert "pytest" in entry["command"]  # the command that made it
+
+
+def test_tiny_vq_encoder_trains(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(tmp_path))
+    config = training.EncoderTrainingConfig(kind="vq", tiny=True, epochs=2, examples=48, batch_size=8)
+    training.train_encoder(config)
+    rows = _losses(tmp_path / "runs" / "encoder_vq_tiny" / "losses.csv")
+    assert float(rows[1]["recon"]) < float(rows[0]["recon"])
+    encoder, _ = models.load_encoder("vq", models_dir=tmp_path / "models")
+    assert encoder.embed(torch.zeros(2, 256, 256)).shape == (2, 128)
+
+
+def test_tiny_controller_learns(tiny_home):
+    controller, meta = models.load_controller("overdrive", models_dir=tiny_home / "models")
+    fit = meta["extra"]["fit"]
+    assert fit["best_val_mse"] < fit["first_train_mse"]
+    assert meta["extra"]["param_names"] == list(training.effects.get("overdrive").param_names)
+    z = torch.randn(4, 128)
+    assert not torch.allclose(controller(z, z), torch.full((4, controller.config.n_params), 0.5), atol=1e-3)
+
+
+def test_controller_pairs_use_different_segments():
+    recording = corpus.Recording("test", "generated", np.random.default_rng(0).standard_normal(300_000))
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        a = training.random_segment(recording, rng)
+        b = training.random_segment(recording, rng, avoid=a)
+        assert abs(a - b) >= training.MIN_SEGMENT_GAP
+        assert a >= 0 and b + training.WINDOW <= len(recording.samples)
