@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -490,16 +491,21 @@ def get(name: str) -> Effect:
 
 
 class PluginEffect(Effect):
-    """A VST3 plugin whose adjustable, non-boolean parameters are driven by their raw 0–1 values."""
+    """A loaded VST3 plugin driven by the raw 0–1 values of its adjustable parameters.
+
+    Renders are serialized (one plugin instance holds the parameter values and state).
+    """
 
     def __init__(self, path: Path, plugin_name: str | None, plugin, params: Sequence[Param]):
         super().__init__(plugin.name or path.stem, params, f"VST3 plugin {path.name}")
-        self.path = path
+        self.path = path.resolve()
         self.plugin_name = plugin_name
         self.plugin = plugin
+        self._lock = threading.Lock()
 
     def _process(self, audio, sr, values):
-        return process_plugin(self.plugin, audio, sr, values)
+        with self._lock:
+            return process_plugin(self.plugin, audio, sr, values)
 
     def snippet(self, p) -> str:
         return (
@@ -514,8 +520,10 @@ class PluginEffect(Effect):
 def load_vst3(path, *, plugin_name: str | None = None) -> PluginEffect:
     """Load a VST3 plugin as an effect.
 
-    Each adjustable, non-boolean plugin parameter becomes a ``Param`` over the
-    plugin's raw value in [0, 1] (unit ""), with the plugin's initial value as default.
+    Each plugin parameter that takes more than two values (switches and fixed
+    parameters are left as they are) becomes a ``Param`` over the plugin's raw value
+    in [0, 1] (unit ""), with the plugin's initial value as default. Mono audio is fed
+    to the plugin as two identical channels and its output averaged back to mono.
 
     Parameters
     ----------
@@ -537,7 +545,7 @@ def load_vst3(path, *, plugin_name: str | None = None) -> PluginEffect:
     params = [
         Param(name, 0.0, 1.0, "", "linear", float(parameter.raw_value))
         for name, parameter in plugin.parameters.items()
-        if parameter.type is not bool and len(parameter.valid_values) > 1
+        if len(parameter.valid_values) > 2  # one or two values: fixed, or an on/off switch
     ]
     if not params:
         raise EffectError(f"VST3 plugin {path} has no adjustable non-boolean parameters")
