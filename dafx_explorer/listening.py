@@ -25,7 +25,8 @@ import math
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,103 @@ class ListeningStore:
         frame["value"] = frame["value"].astype(float)
         frame["payload"] = [json.loads(text) for text in frame["payload"]]
         return frame
+
+
+# -- the participant protocol ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    """A questionnaire item rated 1–10 (``low`` and ``high`` label the ends)."""
+
+    key: str
+    text: str
+    group: str
+    low: str = "not at all"
+    high: str = "completely"
+
+
+QUESTIONNAIRE = (
+    Question("ease", "How easy was the map to use?", "usability", "very hard", "very easy"),
+    Question("learnability", "How quickly did you find your way around the map?", "usability",
+             "very slowly", "at once"),
+    Question("predictability", "How well could you predict what a point on the map would sound like?",
+             "usability"),
+    Question("control", "How much in control of the effect did you feel?", "usability"),
+    Question("speed", "How quickly could you reach the sound you had in mind?", "efficiency",
+             "very slowly", "at once"),
+    Question("effort", "How little effort did reaching a sound take?", "efficiency",
+             "a lot of effort", "no effort"),
+    Question("versus_knobs", "Compared with turning the effect's knobs, how efficient was the map?",
+             "efficiency", "much worse", "much better"),
+    Question("reuse", "How likely are you to use a map like this in your own work?", "efficiency",
+             "not at all", "very likely"),
+)
+"""Usability and efficiency items of the questionnaire, each rated 1–10, then free comments."""
+
+QUESTIONNAIRE_TRIAL = "questionnaire"
+COMMENTS = "comments"
+
+
+def completed_trials(answers: pd.DataFrame, test: str) -> set[str]:
+    """Trials of ``test`` that a session has finished: those with a rating (attempts do not count)."""
+    rows = answers[(answers["test"] == test) & (answers["item"] != ATTEMPT)]
+    return set(rows["trial_id"])
+
+
+def next_trial(session_id: str, test: str, trial_ids: Sequence[str], answers: pd.DataFrame) -> str | None:
+    """The session's next unfinished trial, in its own seeded order; None when all are done."""
+    done = completed_trials(answers, test)
+    return next((t for t in seeded_order(session_id, test, list(trial_ids)) if t not in done), None)
+
+
+def check_mushra_ratings(ratings: Mapping[str, float], played: Iterable[str], rated: Sequence[str],
+                         labels: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Check one MUSHRA trial's ratings before they are stored.
+
+    Parameters
+    ----------
+    ratings : mapping of str to float
+        Rating (0–100) per stimulus.
+    played : iterable of str
+        Stimuli the participant has played.
+    rated : sequence of str
+        Stimuli of the trial that must be rated.
+    labels : mapping of str to str, optional
+        What the participant calls each stimulus (e.g. ``"B"``), for messages.
+
+    Raises
+    ------
+    DataError
+        A stimulus not played, not rated, unknown, or a rating outside 0–100.
+    """
+    labels = labels or {}
+    played = set(played)
+    unknown = set(ratings) - set(rated)
+    if unknown:
+        raise DataError(f"unknown stimuli {sorted(unknown)}; expected {', '.join(rated)}")
+    for stimulus in rated:
+        name = labels.get(stimulus, stimulus)
+        if stimulus not in played:
+            raise DataError(f"play stimulus {name} before rating it")
+        if stimulus not in ratings:
+            raise DataError(f"rate stimulus {name}")
+    return {stimulus: validate_rating("mushra", ratings[stimulus]) for stimulus in rated}
+
+
+def answers_json(session_id: str, stored: pd.DataFrame, unsaved: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A participant's answers as JSON, for them to download when saving failed.
+
+    Parameters
+    ----------
+    session_id : str
+    stored : pandas.DataFrame
+        The session's answers read from the database (``ListeningStore.answers(session_id)``).
+    unsaved : sequence of mapping
+        Answers given but not saved: ``test``, ``trial_id``, ``items``, ``payload``, ``given_at``.
+    """
+    saved = [{"id": int(row.id), "test": row.test, "trial_id": row.trial_id, "item": row.item,
+              "value": None if pd.isna(row.value) else float(row.value), "payload": row.payload,
+              "created_at": row.created_at} for row in stored.itertuples(index=False)]
+    return json.dumps({"session_id": session_id, "saved": saved, "unsaved": list(unsaved)},
+                      indent=1, default=_json_default)

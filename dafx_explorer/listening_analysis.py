@@ -8,8 +8,14 @@ item counts); attempts (item ``"attempt"``, expert test 2) are events and all co
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 from scipy import stats
 
 from .listening import ANSWER_COLUMNS, ATTEMPT
@@ -194,3 +200,51 @@ def expert_positions(answers: pd.DataFrame) -> pd.DataFrame:
                      "value": answer.value})
     columns = ["session_id", "test", "trial_id", "dataset", "k", "role", "index", "x", "y", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def password_matches(entered: str | None, expected: str | None) -> bool:
+    """Whether an entered admin password is the expected one (constant-time; False when either is unset)."""
+    if not entered or not expected:
+        return False
+    return hmac.compare_digest(entered.encode(), expected.encode())
+
+
+def evaluation_tables(report: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The objective evaluation (``evaluation.json``, written by ``evaluate``) as tables.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``"per effect"``: one row per effect, nested figures as columns named by their
+        path (``"mrstft.model"``, ``"param_mae.random"``); ``"latent"`` (when present):
+        columns ``figure``, ``effect``, ``parameter``, ``value``: the k-NN effect accuracy,
+        then each effect's and parameter's linear-probe R².
+
+    Raises
+    ------
+    ValueError
+        When the report has no ``"effects"`` object of figures per effect.
+    """
+    per_effect = report.get("effects") if isinstance(report, Mapping) else None
+    if not isinstance(per_effect, Mapping) or not per_effect:
+        raise ValueError("evaluation results must be a JSON object with an 'effects' object of figures per effect")
+    rows = {name: pd.json_normalize(figures, sep=".").iloc[0] for name, figures in per_effect.items()
+            if isinstance(figures, Mapping)}
+    tables = {"per effect": pd.DataFrame.from_dict(rows, orient="index").rename_axis("effect").reset_index()}
+    latent = report.get("latent")
+    if isinstance(latent, Mapping):
+        rows = [{"figure": "knn_effect_accuracy", "effect": None, "parameter": None,
+                 "value": latent.get("knn_effect_accuracy")}]
+        rows += [{"figure": "probe_r2", "effect": effect, "parameter": param, "value": r2}
+                 for effect, params in (latent.get("probe_r2") or {}).items() for param, r2 in params.items()]
+        tables["latent"] = pd.DataFrame(rows)
+    return tables
+
+
+def mushra_figure(ratings: pd.DataFrame) -> go.Figure:
+    """Box plots of the MUSHRA ratings per effect (x) and condition (colour), 0–100."""
+    order = [HIDDEN_REFERENCE, *sorted(set(ratings["condition"]) - {HIDDEN_REFERENCE, ANCHOR}), ANCHOR]
+    figure = px.box(ratings, x="effect", y="rating", color="condition", points="all",
+                    category_orders={"condition": order}, labels={"rating": "rating (0–100)"})
+    figure.update_layout(boxmode="group", yaxis_range=[0, 100], margin={"t": 30})
+    return figure

@@ -1,0 +1,92 @@
+"""Results (admin): objective evaluation and listening-test results, with CSV export of every table."""
+
+import json
+
+import streamlit as st
+
+from dafx_explorer import listening_analysis as analysis
+from dafx_explorer.errors import DafxError
+from dafx_explorer.listening import ListeningStore
+from dafx_explorer.settings import get_settings
+
+st.set_page_config(page_title="Results · DAFX Explorer", page_icon="📊", layout="wide")
+st.title("Results")
+
+settings = get_settings()
+if not settings.admin_password:
+    st.warning("This page is locked and no admin password is set. Set the environment variable "
+               "`DAFX_EXPLORER_ADMIN_PASSWORD` before starting the app, e.g. "
+               "`DAFX_EXPLORER_ADMIN_PASSWORD='…' streamlit run app.py`.")
+    st.stop()
+entered = st.text_input("Admin password", type="password", key="admin_password")
+if not analysis.password_matches(entered, settings.admin_password):
+    if entered:
+        st.error("Wrong password.")
+    st.stop()
+
+
+def table(frame, name: str) -> None:
+    """Show a table with a CSV download button."""
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button(f"Download {name} (CSV)", frame.to_csv(index=False), key=f"csv:{name}",
+                       file_name=f"{name.replace(' ', '_')}.csv", mime="text/csv")
+
+
+evaluation_tab, mushra_tab, expert_tab, questionnaire_tab, answers_tab = st.tabs(
+    ["Objective evaluation", "MUSHRA", "Expert tests", "Questionnaire", "All answers"])
+
+with evaluation_tab:
+    path = settings.home / "evaluation.json"
+    try:
+        tables = analysis.evaluation_tables(json.loads(path.read_text()))
+    except FileNotFoundError:
+        st.info(f"No objective evaluation yet ({path} is missing). Run `python -m dafx_explorer evaluate` "
+                "to write it.")
+    except (OSError, ValueError) as error:
+        st.error(f"Cannot read the objective evaluation {path}: {error}")
+    else:
+        st.caption("Multi-resolution STFT distance to the true target (lower is better) and mean absolute "
+                   "error of the normalized settings, per effect and condition.")
+        for name, frame in tables.items():
+            st.markdown(f"**{name.capitalize()}**")
+            table(frame, f"evaluation {name}")
+
+try:
+    answers = ListeningStore(settings.db_path).answers()
+except DafxError as error:
+    st.error(f"Cannot read the listening-test answers: {error}")
+    st.stop()
+
+with mushra_tab:
+    ratings = analysis.mushra_ratings(answers)
+    if ratings.empty:
+        st.info("No MUSHRA answers yet.")
+    else:
+        screening = analysis.post_screening(ratings)
+        flagged = screening.loc[screening["flagged"], "session_id"].tolist()
+        exclude = st.checkbox(f"Leave out the {len(flagged)} assessor(s) flagged by post-screening",
+                              value=False, key="exclude_flagged", disabled=not flagged)
+        kept = ratings[~ratings["session_id"].isin(flagged)] if exclude else ratings
+        st.plotly_chart(analysis.mushra_figure(kept), key="mushra_box")
+        st.markdown("**Summary per effect and condition**")
+        table(analysis.mushra_summary(ratings, exclude_sessions=flagged if exclude else ()), "mushra summary")
+        st.markdown(f"**Post-screening** (ITU-R BS.1534-3): flagged when the hidden reference is rated below "
+                    f"{analysis.HIDDEN_REFERENCE_MIN:g} in more than {analysis.MAX_FRACTION_BELOW:.0%} of trials")
+        table(screening, "mushra post-screening")
+        st.markdown("**Ratings**")
+        table(ratings, "mushra ratings")
+
+with expert_tab:
+    st.markdown("**Expert test 1 · interpolation** (how well C matched what was expected, 1–10)")
+    table(analysis.expert1_summary(answers), "expert1 summary")
+    st.markdown("**Expert test 2 · semantic control** (how easy it was, 1–10; attempts = map clicks)")
+    table(analysis.expert2_summary(answers), "expert2 summary")
+    table(analysis.expert_positions(answers), "expert answer positions")
+
+with questionnaire_tab:
+    table(analysis.questionnaire_summary(answers), "questionnaire summary")
+    st.markdown("**Comments**")
+    table(analysis.questionnaire_comments(answers), "questionnaire comments")
+
+with answers_tab:
+    table(answers.assign(payload=answers["payload"].map(json.dumps)), "all answers")
