@@ -161,7 +161,10 @@ class Effect:
             values = self.defaults()
             for i, param_name in enumerate(self.param_names):
                 if param_name in p:
-                    values[i] = _finite_array(p[param_name], f"{self.name} setting {param_name!r}")
+                    value = _finite_array(p[param_name], f"{self.name} setting {param_name!r}")
+                    if value.ndim:
+                        raise EffectError(f"{self.name} setting {param_name!r} must be one number, got {value}")
+                    values[i] = value
         else:
             if isinstance(p, str | bytes):
                 raise EffectError(f"{self.name} settings must be numbers or a dict, got {p!r}")
@@ -221,8 +224,8 @@ class Effect:
 def _mono_float32(audio) -> np.ndarray:
     """``audio`` as a 1-D float32 array, or ``AudioError``."""
     samples = np.asarray(audio)
-    if samples.ndim != 1 or not (np.issubdtype(samples.dtype, np.floating) or np.issubdtype(samples.dtype, np.integer)):
-        raise AudioError(f"audio must be a 1-D array of mono samples, got {samples.dtype} of shape {samples.shape}")
+    if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
+        raise AudioError(f"audio must be a 1-D float array of mono samples, got {samples.dtype} {samples.shape}")
     samples = samples.astype(np.float32)
     if not np.all(np.isfinite(samples)):
         raise AudioError("audio contains NaN or infinite samples")

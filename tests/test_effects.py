@@ -211,6 +211,7 @@ def test_normalize_settings_dict_defaults_and_clipping():
         ([0.5, 0.5, np.nan, 0.5], "finite"),
         ({"mix": float("inf")}, "finite"),
         ({"mix": "loud"}, "must be numbers"),
+        ({"mix": [0.1, 0.2]}, "must be one number"),
         ("0.5", "numbers or a dict"),
     ],
 )
@@ -225,6 +226,7 @@ def test_bad_settings_raise(settings_, message):
         (np.zeros((2, 100), dtype=np.float32), SR, "1-D"),
         (np.array([0.0, np.nan, 0.0]), SR, "NaN"),
         (np.array(["a", "b"]), SR, "1-D"),
+        (np.zeros(100, dtype=np.int16), SR, "float"),
         (np.zeros(100, dtype=np.float32), 0, "sample rate"),
         (np.zeros(100, dtype=np.float32), 24000.5, "sample rate"),
     ],
