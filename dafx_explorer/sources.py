@@ -111,11 +111,6 @@ def _add(out: np.ndarray, sound: np.ndarray, start: int) -> None:
     out[start:end] += sound[: end - start]
 
 
-def _decay(seconds: float, tau: float) -> np.ndarray:
-    """Exponential decay exp(-t / tau) over ``seconds`` (tau in seconds)."""
-    return np.exp(-np.arange(int(seconds * _SR)) / (tau * _SR))
-
-
 def _envelope(n: int, attack: float, release: float) -> np.ndarray:
     """Linear attack and release ramps (seconds) over ``n`` samples."""
     t = np.arange(n) / _SR
@@ -124,16 +119,16 @@ def _envelope(n: int, attack: float, release: float) -> np.ndarray:
     return np.clip(np.minimum(rise, fall), 0.0, 1.0)
 
 
-def _saw(freq: np.ndarray | float, n: int, phase: float = 0.0) -> np.ndarray:
-    """Band-limited sawtooth (PolyBLEP) in [-1, 1] at ``freq`` Hz (scalar or per sample)."""
-    dt = np.broadcast_to(np.asarray(freq, dtype=np.float64) / _SR, (n,))
-    t = (phase + np.cumsum(dt) - dt[0]) % 1.0
+def _saw(freq: float, n: int, phase: float = 0.0) -> np.ndarray:
+    """Band-limited sawtooth (PolyBLEP) in [-1, 1] at ``freq`` Hz, starting at ``phase`` (cycles)."""
+    dt = freq / _SR
+    t = (phase + dt * np.arange(n)) % 1.0
     out = 2.0 * t - 1.0
     lo = t < dt
-    x = t[lo] / dt[lo]
+    x = t[lo] / dt
     out[lo] -= 2.0 * x - x * x - 1.0
     hi = t > 1.0 - dt
-    x = (t[hi] - 1.0) / dt[hi]
+    x = (t[hi] - 1.0) / dt
     out[hi] -= x * x + 2.0 * x + 1.0
     return out
 

@@ -1,0 +1,272 @@
+"""Spectrogram images for the encoders and the descriptors behind semi-supervised labels.
+
+Features
+--------
+``mel_features`` turns each analysis window (the first ``WINDOW`` samples, zero-padded) into a
+256 x 256 image: ``torch.stft`` (n_fft 2048, hop 512, Hann window, centred with zero padding,
+first 256 frames), the STFT magnitude divided by the window sum (a full-scale sine peaks at
+0.5), 256 mel bands from 20 Hz to 12 kHz (Slaney mel scale, area-normalized triangles, as
+``librosa.filters.mel``), compressed as ``magnitude ** 0.3`` and standardized with the fixed
+constants ``MEL_MEAN``/``MEL_STD``. ``linear_features`` is the same with linear-frequency bins
+instead of mel bands. Power-law compression (rather than log) is scale-equivariant and stays
+finite and bounded at silence. Both run without gradients (inside ``torch.no_grad``): they
+are inputs to models, not differentiable layers.
+
+Descriptors
+-----------
+All from the long-term power spectrum: the mean over Hann-windowed frames (``N_FFT`` long,
+half-overlapping) of the squared magnitude. ``brightness`` is its centroid in Hz, ``depth``
+the share of its energy below 200 Hz in dB; ``brightness_change`` is the ratio of two
+brightnesses in octaves and ``depth_change`` the difference of two depths in dB.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from dafx_explorer.errors import AudioError
+from dafx_explorer.settings import SAMPLE_RATE, WINDOW
+
+N_MELS = 256
+N_FRAMES = 256
+N_FFT = 2048
+HOP = 512
+F_MIN = 20.0
+F_MAX = 12000.0
+COMPRESSION = 0.3
+"""Exponent applied to band magnitudes before standardization."""
+
+# Standardization constants: mean and standard deviation of all compressed values
+# (before standardization) over the analysis windows of generate(kind, seed=s, seconds=8)
+# for every kind in sources.KINDS and s = 0..7 (40 clean clips, the shipped ones included),
+# computed once with feature_stats(); tests/test_features.py recomputes them.
+MEL_MEAN = 0.0273459
+MEL_STD = 0.0316622
+LINEAR_MEAN = 0.0401414
+LINEAR_STD = 0.0539098
+
+DEPTH_CUTOFF_HZ = 200.0
+"""Energy below this frequency counts as low end in ``depth``."""
+
+DEPTH_FLOOR_DB = -100.0
+"""``depth`` of a signal without low end (or of silence)."""
+
+_CHUNK = 32  # windows per STFT call: bounds memory to ~70 MB of complex spectra
+_WELCH_CHUNK = 1 << 22  # samples per Welch call: bounds its framed copies to ~70 MB each
+
+Descriptor = float | np.ndarray
+"""A float for one signal of shape (T,), an array of B values for signals of shape (B, T)."""
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz (3 mel per 200 Hz), logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_step = np.log(6.4) / 27.0
+    return np.where(hz < 1000.0, 3.0 * hz / 200.0, 15.0 + np.log(np.maximum(hz, 1e-9) / 1000.0) / log_step)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    log_step = np.log(6.4) / 27.0
+    return np.where(mel < 15.0, 200.0 * mel / 3.0, 1000.0 * np.exp(log_step * (mel - 15.0)))
+
+
+def mel_filter_bank(sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Mel filter bank, shape (N_MELS, N_FFT // 2 + 1), equal to ``librosa.filters.mel`` defaults.
+
+    Triangles with edges equally spaced on Slaney's mel scale from ``F_MIN`` to ``F_MAX``
+    (Hz), each scaled to unit area per Hz (weight 2 / bandwidth at its peak).
+    """
+    bins = np.linspace(0.0, sr / 2.0, N_FFT // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(F_MIN), _hz_to_mel(F_MAX), N_MELS + 2))
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins - lower) / (centre - lower)
+    falling = (upper - bins) / (upper - centre)
+    return np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (upper - lower))
+
+
+def linear_filter_bank() -> np.ndarray:
+    """Linear-frequency pooling, shape (N_MELS, N_FFT // 2 + 1).
+
+    Band j averages STFT bins 4j+1 .. 4j+4, so the 256 bands tile 5.9 Hz .. 12 kHz in
+    46.9 Hz steps at 24 kHz; the DC bin is left out.
+    """
+    n_bins = N_FFT // 2 + 1
+    width = (n_bins - 1) // N_MELS
+    bank = np.zeros((N_MELS, n_bins))
+    for j in range(N_MELS):
+        bank[j, 1 + j * width: 1 + (j + 1) * width] = 1.0 / width
+    return bank
+
+
+@functools.lru_cache(maxsize=16)
+def _bank(linear: bool, device: torch.device) -> torch.Tensor:
+    """Filter bank on ``device`` with the STFT's window-sum scaling folded in."""
+    bank = linear_filter_bank() if linear else mel_filter_bank()
+    window_sum = N_FFT / 2.0  # sum of a periodic Hann window
+    return torch.as_tensor(bank / window_sum, dtype=torch.float32, device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _window(device: torch.device) -> torch.Tensor:
+    return torch.hann_window(N_FFT, dtype=torch.float32, device=device)
+
+
+def _as_batch(audio: np.ndarray | torch.Tensor, device: torch.device | str | None) -> torch.Tensor:
+    """Validate and convert to a float32 (B, WINDOW) tensor: first WINDOW samples, zero-padded."""
+    if isinstance(audio, np.ndarray):
+        samples = torch.from_numpy(np.ascontiguousarray(audio[..., :WINDOW], dtype=np.float32))
+    elif isinstance(audio, torch.Tensor):
+        samples = audio[..., :WINDOW].detach().to(torch.float32)
+    else:
+        raise AudioError(f"audio must be a numpy array or torch tensor, got {type(audio).__name__}")
+    if samples.ndim not in (1, 2):
+        raise AudioError(f"audio must have shape (samples,) or (batch, samples), got {tuple(samples.shape)}")
+    if samples.shape[-1] == 0:
+        raise AudioError("audio is empty: expected at least one sample")
+    samples = samples.reshape(-1, samples.shape[-1])
+    if not bool(torch.isfinite(samples).all()):
+        raise AudioError("audio contains NaN or infinite samples")
+    device = torch.device(device) if device is not None else samples.device
+    samples = samples.to(device)
+    if samples.shape[-1] < WINDOW:
+        samples = torch.nn.functional.pad(samples, (0, WINDOW - samples.shape[-1]))
+    return samples
+
+
+@torch.no_grad()
+def _compressed(audio: np.ndarray | torch.Tensor, linear: bool, device: torch.device | str | None) -> torch.Tensor:
+    """Band magnitudes ** COMPRESSION, shape (B, N_MELS, N_FRAMES), before standardization."""
+    samples = _as_batch(audio, device)
+    bank = _bank(linear, samples.device)
+    window = _window(samples.device)
+    out = torch.empty((samples.shape[0], N_MELS, N_FRAMES), dtype=torch.float32, device=samples.device)
+    for start in range(0, samples.shape[0], _CHUNK):
+        spectrum = torch.stft(samples[start: start + _CHUNK], N_FFT, HOP, window=window, center=True,
+                              pad_mode="constant", return_complex=True)
+        out[start: start + _CHUNK] = torch.matmul(bank, spectrum[..., :N_FRAMES].abs()).pow_(COMPRESSION)
+    return out
+
+
+def mel_features(audio: np.ndarray | torch.Tensor, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """Standardized, compressed mel spectrogram of the analysis window of each signal.
+
+    Parameters
+    ----------
+    audio : np.ndarray or torch.Tensor, shape (T,) or (B, T)
+        Mono signal(s) at ``SAMPLE_RATE``; only the first ``WINDOW`` samples are used and
+        shorter signals are zero-padded.
+    device : torch device, optional
+        Where to compute; default: the tensor's device, or the CPU for numpy input.
+
+    Returns
+    -------
+    torch.Tensor, shape (B, N_MELS, N_FRAMES), float32
+        Mel bands (low to high) by frames (hop 512 samples, 21.3 ms), no gradient.
+    """
+    return _compressed(audio, False, device).sub_(MEL_MEAN).div_(MEL_STD)
+
+
+def linear_features(audio: np.ndarray | torch.Tensor, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """Like ``mel_features`` with 256 linear-frequency bands (``linear_filter_bank``) instead of mel bands."""
+    return _compressed(audio, True, device).sub_(LINEAR_MEAN).div_(LINEAR_STD)
+
+
+def feature_stats(audio: np.ndarray | torch.Tensor, *, linear: bool = False) -> tuple[float, float]:
+    """Mean and standard deviation of all compressed values before standardization.
+
+    This is how ``MEL_MEAN``/``MEL_STD`` (``linear=False``) and ``LINEAR_MEAN``/``LINEAR_STD``
+    were computed.
+    """
+    values = _compressed(audio, linear, None).double()
+    return float(values.mean()), float(values.std())
+
+
+def _long_term_spectrum(audio: np.ndarray, sr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz) and the long-term power spectrum of each row, shape (B, N_FFT // 2 + 1)."""
+    from scipy import signal
+
+    samples = np.asarray(audio, dtype=np.float64)
+    if samples.ndim not in (1, 2):
+        raise AudioError(f"audio must have shape (samples,) or (batch, samples), got {samples.shape}")
+    if samples.shape[-1] == 0:
+        raise AudioError("audio is empty: expected at least one sample")
+    if not np.isfinite(samples).all():
+        raise AudioError("audio contains NaN or infinite samples")
+    if not sr > 0:
+        raise AudioError(f"sample rate must be positive, got {sr!r}")
+    samples = samples.reshape(-1, samples.shape[-1])
+    if samples.shape[-1] < N_FFT:
+        samples = np.pad(samples, ((0, 0), (0, N_FFT - samples.shape[-1])))
+    rows = max(1, _WELCH_CHUNK // samples.shape[-1])
+    power = []
+    for start in range(0, samples.shape[0], rows):
+        freqs, psd = signal.welch(samples[start: start + rows], fs=sr, window="hann", nperseg=N_FFT,
+                                  noverlap=N_FFT // 2, detrend=False, scaling="spectrum", axis=-1)
+        power.append(psd)
+    return freqs, np.concatenate(power)
+
+
+def _shape_like(values: np.ndarray, audio: np.ndarray) -> Descriptor:
+    return float(values[0]) if np.ndim(audio) == 1 else values
+
+
+def _descriptors(audio: np.ndarray, sr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Brightness (Hz) and depth (dB) of each row."""
+    freqs, power = _long_term_spectrum(audio, sr)
+    total = power.sum(axis=-1)
+    zeros = np.zeros_like(total)
+    centroid = np.divide(power @ freqs, total, out=zeros.copy(), where=total > 0)
+    share = np.divide(power[:, freqs < DEPTH_CUTOFF_HZ].sum(axis=-1), total, out=zeros, where=total > 0)
+    floor = 10.0 ** (DEPTH_FLOOR_DB / 10.0)
+    return centroid, 10.0 * np.log10(np.maximum(share, floor))
+
+
+def brightness(audio: np.ndarray, sr: float = SAMPLE_RATE) -> Descriptor:
+    """Spectral centroid (Hz) of the long-term power spectrum; 0 Hz for silence.
+
+    ``audio`` of shape (T,) gives a float, (B, T) an array of B values.
+    """
+    return _shape_like(_descriptors(audio, sr)[0], audio)
+
+
+def depth(audio: np.ndarray, sr: float = SAMPLE_RATE) -> Descriptor:
+    """Low-end weight: 10·log10(energy below 200 Hz / total energy), in dB (<= 0).
+
+    ``DEPTH_FLOOR_DB`` (-100 dB) for silence or no low end; (T,) gives a float, (B, T) an array.
+    """
+    return _shape_like(_descriptors(audio, sr)[1], audio)
+
+
+def descriptor_changes(y: np.ndarray, x: np.ndarray, sr: float = SAMPLE_RATE) -> tuple[Descriptor, Descriptor]:
+    """Brightness change (octaves) and depth change (dB) of ``y`` (T,) or (B, T) relative to ``x`` (T,).
+
+    One spectrum pass for both; see ``brightness_change`` and ``depth_change``.
+    """
+    if np.ndim(x) != 1:
+        raise AudioError(f"reference audio x must have shape (samples,), got {np.shape(x)}")
+    y_bright, y_depth = _descriptors(y, sr)
+    x_bright, x_depth = _descriptors(x, sr)
+    octaves = np.log2(np.maximum(y_bright, F_MIN) / np.maximum(x_bright, F_MIN))
+    return _shape_like(octaves, y), _shape_like(y_depth - x_depth, y)
+
+
+def brightness_change(y: np.ndarray, x: np.ndarray, sr: float = SAMPLE_RATE) -> Descriptor:
+    """log2(brightness(y) / brightness(x)) in octaves (brightnesses floored at ``F_MIN``, 20 Hz)."""
+    return descriptor_changes(y, x, sr)[0]
+
+
+def depth_change(y: np.ndarray, x: np.ndarray, sr: float = SAMPLE_RATE) -> Descriptor:
+    """depth(y) - depth(x) in dB: positive when ``y`` carries more of its energy below 200 Hz."""
+    return descriptor_changes(y, x, sr)[1]
+
+
+def warm_up() -> None:
+    """Pay one-time costs at start-up: filter banks, torch's first STFT, scipy's import."""
+    tiny = np.zeros(N_FFT, dtype=np.float32)
+    mel_features(tiny)
+    linear_features(tiny)
+    brightness(tiny)
