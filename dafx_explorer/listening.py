@@ -122,14 +122,16 @@ def validate_rating(test: str, value: float | None) -> float | None:
     return rating
 
 
-def seeded_order(session_id: str, key: str, items: Sequence[str]) -> list[str]:
-    """Shuffle ``items`` reproducibly for one session and one key (a trial id).
-
-    The same session sees the same order after a reload; other sessions see other orders.
-    """
+def session_rng(session_id: str, key: str) -> np.random.Generator:
+    """A random generator seeded by a session and a key (a trial id): the same after a reload,
+    different for other sessions."""
     digest = hashlib.sha256(f"{session_id}\x00{key}".encode()).digest()
-    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    return [items[i] for i in rng.permutation(len(items))]
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def seeded_order(session_id: str, key: str, items: Sequence[str]) -> list[str]:
+    """Shuffle ``items`` reproducibly for one session and one key (see :func:`session_rng`)."""
+    return [items[i] for i in session_rng(session_id, key).permutation(len(items))]
 
 
 class ListeningStore:
@@ -331,10 +333,16 @@ def completed_trials(answers: pd.DataFrame, test: str) -> set[str]:
     return set(rows["trial_id"])
 
 
-def next_trial(session_id: str, test: str, trial_ids: Sequence[str], answers: pd.DataFrame) -> str | None:
-    """The session's next unfinished trial, in its own seeded order; None when all are done."""
+def session_trials(session_id: str, test: str, trial_ids: Sequence[str], limit: int | None = None) -> list[str]:
+    """The trials a session gets, in its own seeded order: the first ``limit`` (default all)."""
+    return seeded_order(session_id, test, list(trial_ids))[:limit]
+
+
+def next_trial(session_id: str, test: str, trial_ids: Sequence[str], answers: pd.DataFrame,
+               limit: int | None = None) -> str | None:
+    """The session's next unfinished trial (see :func:`session_trials`); None when all are done."""
     done = completed_trials(answers, test)
-    return next((t for t in seeded_order(session_id, test, list(trial_ids)) if t not in done), None)
+    return next((t for t in session_trials(session_id, test, trial_ids, limit) if t not in done), None)
 
 
 def check_mushra_ratings(ratings: Mapping[str, float], played: Iterable[str], rated: Sequence[str],

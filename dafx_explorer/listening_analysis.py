@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from .listening import ANSWER_COLUMNS, ATTEMPT
-from .listening_set import ANCHOR, HIDDEN_REFERENCE
+from .listening_set import ANCHOR, HIDDEN_REFERENCE, map_figure
 
 HIDDEN_REFERENCE_MIN = 90.0
 """ITU-R BS.1534-3 post-screening: a hidden reference rated below this counts against the assessor."""
@@ -247,4 +247,28 @@ def mushra_figure(ratings: pd.DataFrame) -> go.Figure:
     figure = px.box(ratings, x="effect", y="rating", color="condition", points="all",
                     category_orders={"condition": order}, labels={"rating": "rating (0–100)"})
     figure.update_layout(boxmode="group", yaxis_range=[0, 100], margin={"t": 30})
+    return figure
+
+
+def answers_map_figure(coords: np.ndarray, positions: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """A dataset's map with the expert-test answers drawn where they were given.
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        N×2 map coordinates of the dataset (the projection the answers were given on).
+    positions : pandas.DataFrame
+        Rows of :func:`expert_positions` for this dataset and map.
+    """
+    figure = map_figure(coords, title=title)
+    styles = {"C": ("diamond", "#1f77b4"), "attempt": ("circle-open", "#ff7f0e"), "final": ("star", "#d62728")}
+    for role, rows in positions.groupby("role", sort=False):
+        symbol, colour = styles.get(role, ("x", "#2ca02c"))
+        hover = [f"{test} {trial} · {session}" + ("" if pd.isna(value) else f" · rating {value:g}")
+                 for test, trial, session, value in zip(rows["test"], rows["trial_id"], rows["session_id"],
+                                                        rows["value"], strict=True)]
+        figure.add_trace(go.Scatter(x=rows["x"], y=rows["y"], mode="markers", name=str(role), text=hover,
+                                    hovertemplate="%{text}<extra></extra>",
+                                    marker={"symbol": symbol, "size": 12, "color": colour}))
+    figure.update_layout(showlegend=True)
     return figure

@@ -5,6 +5,7 @@ import json
 import streamlit as st
 
 from dafx_explorer import listening_analysis as analysis
+from dafx_explorer import store
 from dafx_explorer.errors import DafxError
 from dafx_explorer.listening import ListeningStore
 from dafx_explorer.settings import get_settings
@@ -23,6 +24,11 @@ if not analysis.password_matches(entered, settings.admin_password):
     if entered:
         st.error("Wrong password.")
     st.stop()
+
+
+@st.cache_resource
+def get_dataset(home: str, name: str):
+    return store.load_dataset(name, home=home)
 
 
 def table(frame, name: str) -> None:
@@ -81,7 +87,16 @@ with expert_tab:
     table(analysis.expert1_summary(answers), "expert1 summary")
     st.markdown("**Expert test 2 · semantic control** (how easy it was, 1–10; attempts = map clicks)")
     table(analysis.expert2_summary(answers), "expert2 summary")
-    table(analysis.expert_positions(answers), "expert answer positions")
+    positions = analysis.expert_positions(answers)
+    st.markdown("**Answers on the map** (C: the rated midpoints of test 1; attempts and final points of test 2)")
+    for (name, k), rows in positions.groupby(["dataset", "k"]):
+        try:
+            coords = get_dataset(str(settings.home), name).projection(int(k))
+        except DafxError as error:
+            st.warning(f"Cannot draw the answers on the map of {name}: {error}")
+            continue
+        st.plotly_chart(analysis.answers_map_figure(coords, rows, title=f"{name} (k = {k})"), key=f"map:{name}:{k}")
+    table(positions, "expert answer positions")
 
 with questionnaire_tab:
     table(analysis.questionnaire_summary(answers), "questionnaire summary")
