@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m benchmarks.features [--batch 64] [--repeats 7]
+    python -m benchmarks.features [--batch 64] [--repeats 7] [--threads N]
 
 Prints one JSON object: milliseconds per analysis window for batched and one-at-a-time mel
 features, batched linear features, and milliseconds per 8 s clip for batched descriptors
@@ -38,7 +38,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     clips = [sources.generate(kind, seed=seed) for seed in range(-(-args.batch // len(sources.KINDS)))
              for kind in sources.KINDS][: args.batch]
     batch = np.stack(clips)

@@ -18,6 +18,7 @@ All from the long-term power spectrum: the mean over Hann-windowed frames (``N_F
 half-overlapping) of the squared magnitude. ``brightness`` is its centroid in Hz, ``depth``
 the share of its energy below 200 Hz in dB; ``brightness_change`` is the ratio of two
 brightnesses in octaves and ``depth_change`` the difference of two depths in dB.
+``descriptor_changes`` gives both changes for many signals in one pass (numpy/scipy).
 """
 
 from __future__ import annotations

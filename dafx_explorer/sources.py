@@ -456,7 +456,7 @@ def load_clip(name: str) -> np.ndarray:
         raise DataError(f"source clip {path} is missing; rebuild the built-in clips with: {REBUILD_COMMAND}")
     try:
         samples, sr = sf.read(path, dtype="float32", always_2d=False)
-    except (sf.LibsndfileError, RuntimeError) as exc:
+    except sf.SoundFileError as exc:
         raise DataError(f"source clip {path} is unreadable ({exc}); rebuild it with: {REBUILD_COMMAND}") from exc
     if sr != SAMPLE_RATE or samples.ndim != 1:
         raise DataError(f"source clip {path} must be mono at {SAMPLE_RATE} Hz, got {sr} Hz, shape {samples.shape}")
