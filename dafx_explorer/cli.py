@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=helptext)
         if name == "train-encoder":
             p.add_argument("--kind", choices=("vae", "vq"), default="vae")
-            p.add_argument("--examples", type=int, default=6000, help="windows rendered afresh every epoch")
+            p.add_argument("--examples", type=int, default=6000, help="training windows rendered")
             p.add_argument("--batch-size", type=int, default=32)
             p.add_argument("--epochs", type=int, default=6)
         else:

@@ -1,9 +1,9 @@
 """Training the audio encoders and the per-effect controllers.
 
-Encoder (β-VAE or VQ-VAE): every epoch renders a fresh set of analysis windows — random
-segments of the training corpus (:mod:`dafx_explorer.corpus`), each with a random gain and
-spectral tilt, eight in nine passed through one of the eight effects at random settings and
-one in nine left clean — and fits the model to their mel spectrograms. β follows the
+Encoder (β-VAE or VQ-VAE): renders a set of analysis windows once — random segments of
+the training corpus (:mod:`dafx_explorer.corpus`), each with a random gain and spectral
+tilt, eight in nine passed through one of the eight effects at random settings and one in
+nine left clean — and fits the model to their mel spectrograms for several epochs. β follows the
 cyclical cosine schedule of :func:`dafx_explorer.models.cyclical_beta`.
 
 Controller (one per effect): pairs (input, target) where the input is one segment of a
@@ -187,12 +187,14 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
     elif losses_csv.exists():
         losses_csv.unlink()
     recordings = training_corpus(config)
+    started = time.perf_counter()
+    data = render_encoder_examples(recordings, config.examples, np.random.default_rng(config.seed),
+                                   config.clean_fraction)
+    seconds += time.perf_counter() - started if first_epoch == 0 else 0.0
     history: dict = {}
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
-        rng = np.random.default_rng([config.seed, epoch])
-        data = render_encoder_examples(recordings, config.examples, rng, config.clean_fraction)
-        order = torch.from_numpy(rng.permutation(len(data)))
+        order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data)))
         model.train()
         sums: dict[str, float] = {}
         batches = range(0, len(data), config.batch_size)
