@@ -1,8 +1,9 @@
-"""What the Style Match page shows, without Streamlit: the settings table and demo references."""
+"""What the Style Match page shows, without Streamlit: the settings table and demo references.
+
+Presets and snippets for export come from :mod:`dafx_explorer.presets`.
+"""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,3 @@ def processed_reference(effect: Effect, clean: np.ndarray, *, seed: int) -> tupl
     settings = np.random.default_rng(seed).uniform(size=effect.n_params)
     return effect.render(clean, SAMPLE_RATE, settings), settings
 
-
-def preset_json(effect: Effect, p) -> str:
-    """JSON preset ``{"effect", "params": {name: {"normalized", "value", "unit"}}}`` of settings ``p``."""
-    return json.dumps({"effect": effect.name, "params": effect.describe(p)}, indent=2)

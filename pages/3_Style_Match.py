@@ -1,0 +1,151 @@
+"""Style Match: which settings of an effect make an input sound like a reference.
+
+The controller predicts the settings as soon as an input and a reference are chosen;
+refinement (CMA-ES within a time budget) runs on request.
+"""
+
+import streamlit as st
+
+from dafx_explorer import audio, effects, matching, presets, sources, style_match, ui
+from dafx_explorer.errors import DafxError
+from dafx_explorer.settings import SAMPLE_RATE, get_settings
+
+st.set_page_config(page_title="Style Match · DAFX Explorer", page_icon="🎚️", layout="wide")
+ui.warm_up()
+
+CLIP, PROCESSED_CLIP, UPLOAD = "Shipped clip", "Shipped clip through the effect", "Upload a file"
+
+
+@st.cache_resource(show_spinner="Loading the models…")
+def get_models(effect_name: str, models_dir: str) -> matching.Models:
+    return matching.load_models(effect_name, models_dir)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_clip(name: str, sources_dir: str):
+    """A shipped clip; ``sources_dir`` keys the cache to the data folder it came from."""
+    return sources.load_clip(name)
+
+
+@st.cache_resource(show_spinner="Decoding the upload…", max_entries=8)
+def decode_upload(file_id: str, _upload):
+    """Validated 24 kHz mono samples of an upload, decoded once per uploaded file."""
+    return audio.load_bytes(_upload.getvalue(), name=_upload.name)
+
+
+@st.cache_resource(show_spinner="Predicting the settings…", max_entries=32)
+def predict(effect_name: str, models_dir: str, input_id: str, reference_id: str, _input, _reference):
+    """The controller's prediction (no refinement) for one effect and one (input, reference) choice."""
+    return matching.match(effects.get(effect_name), _input, _reference, bundle=get_models(effect_name, models_dir))
+
+
+def choose(role: str, default_clip: int, effect, processed: bool):
+    """Widgets choosing the input or the reference; returns ``(identity, samples, true settings)`` or None."""
+    st.subheader(role.capitalize())
+    origins = [CLIP, PROCESSED_CLIP, UPLOAD] if processed else [CLIP, UPLOAD]
+    origin = st.radio("From", origins, key=f"style_match_{role}_origin", horizontal=True)
+    target = None
+    try:
+        if origin == UPLOAD:
+            upload = st.file_uploader(f"{role.capitalize()} audio file", type=list(style_match.UPLOAD_TYPES),
+                                      max_upload_size=get_settings().max_file_bytes // 2**20,
+                                      key=f"style_match_{role}_upload")
+            if upload is None:
+                st.info("Upload a recording (WAV, FLAC, OGG, MP3 or AIFF; any rate, any channels).")
+                return None
+            identity, samples = f"upload:{upload.file_id}", decode_upload(upload.file_id, upload)
+        else:
+            name = st.selectbox("Clip", sources.builtin_clips(), index=default_clip, key=f"style_match_{role}_clip")
+            sources_dir = str(get_settings().sources_dir)
+            identity, samples = f"clip:{sources_dir}/{name}", get_clip(name, sources_dir)
+            if origin == PROCESSED_CLIP:
+                seed = int(st.number_input("Random settings (seed)", min_value=0, value=0, step=1,
+                                           key=f"style_match_{role}_seed"))
+                samples, target = style_match.processed_reference(effect, samples, seed=seed)
+                identity += f"|{effect.name}:{seed}"
+    except DafxError as error:
+        st.error(str(error))
+        return None
+    st.audio(samples, sample_rate=SAMPLE_RATE)
+    st.caption(f"{len(samples) / SAMPLE_RATE:.1f} s")
+    return identity, samples, target
+
+
+st.title("Style Match")
+st.markdown("Choose an input and a reference: the controller predicts the settings of the effect that make the "
+            "input sound like the reference. Refinement then searches around the prediction for a few seconds.")
+
+effect = effects.get(st.selectbox("Effect", effects.names(), key="style_match_effect"))
+left, right = st.columns(2)
+with left:
+    chosen_input = choose("input", 0, effect, processed=False)
+with right:
+    chosen_reference = choose("reference", 3, effect, processed=True)
+if chosen_input is None or chosen_reference is None:
+    st.info("Choose an input and a reference to see the settings.")
+    st.stop()
+
+models_dir = str(get_settings().models_dir)
+(input_id, input_audio, _), (reference_id, reference_audio, target) = chosen_input, chosen_reference
+try:
+    predicted = predict(effect.name, models_dir, input_id, reference_id, input_audio, reference_audio)
+except DafxError as error:
+    st.error(str(error))
+    st.stop()
+
+match_key = (effect.name, models_dir, input_id, reference_id)
+st.subheader("Settings")
+settings_area = st.container()
+budget_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
+budget = budget_column.slider("Refinement time budget (s)", min_value=1, max_value=20, value=5,
+                              key="style_match_refine_seconds",
+                              help="CMA-ES searches around the prediction for about this long and keeps the best "
+                                   "settings it finds, never worse than the prediction on its objective.")
+if button_column.button("Refine", key="style_match_refine", width="stretch"):
+    bar = st.progress(0.0, text="Refining…")
+    try:
+        outcome = matching.match(effect, input_audio, reference_audio, refine_seconds=budget,
+                                 progress=lambda fraction, message: bar.progress(fraction, text=f"Refining… {message}"),
+                                 bundle=get_models(effect.name, models_dir))
+    except DafxError as error:
+        st.error(str(error))
+    else:
+        st.session_state["style_match_refined"] = (match_key, outcome)
+        bar.progress(1.0, text="Refinement done.")
+stored = st.session_state.get("style_match_refined")
+refined = stored[1] if stored is not None and stored[0] == match_key else None
+
+with settings_area:
+    notes = [f"Predicted in {predicted.seconds:.2f} s."]
+    if refined is not None:
+        notes.append(f"Refined for {refined.refine_seconds:.1f} s: objective {refined.objective_start:.4g} → "
+                     f"{refined.objective_best:.4g} (lower is closer to the reference).")
+    if target is not None:
+        notes.append("*reference*: the settings the reference was made with.")
+    st.caption(" ".join(notes))
+    table = style_match.settings_table(effect, predicted.params, None if refined is None else refined.refined_params,
+                                       target)
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        column: st.column_config.NumberColumn(format="%.4g") for column in ("predicted", "refined", "reference")})
+
+st.subheader("Result")
+result = predicted if refined is None else refined
+columns = st.columns(2 if refined is not None else 1)
+with columns[0]:
+    st.markdown("**Predicted settings**")
+    st.audio(predicted.audio, sample_rate=SAMPLE_RATE)
+if refined is not None:
+    with columns[1]:
+        st.markdown("**Refined settings**")
+        st.audio(refined.audio, sample_rate=SAMPLE_RATE)
+st.plotly_chart(ui.spectrogram_figure({"input": input_audio, "reference": reference_audio, "result": result.audio}),
+                width="stretch")
+
+st.subheader("Export")
+snippet = presets.snippet(effect, result.final_params)
+left, right = st.columns(2)
+left.download_button("JSON preset", presets.preset_json(effect, result.final_params),
+                     file_name=presets.file_name(effect, ".json"), mime="application/json")
+right.download_button("Python snippet", snippet, file_name=presets.file_name(effect, ".py"), mime="text/x-python")
+with st.expander("Python snippet source"):
+    st.code(snippet, language="python")

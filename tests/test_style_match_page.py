@@ -1,0 +1,137 @@
+"""The Style Match page, driven headless with Streamlit's AppTest on tiny trained models."""
+
+import json
+
+import numpy as np
+import pytest
+from bad_audio import BAD_FILES, tone, wav_bytes
+from streamlit.testing.v1 import AppTest
+
+from dafx_explorer import effects, matching, presets, sources, style_match
+from dafx_explorer.settings import REPO_ROOT, get_settings
+
+PAGE = str(REPO_ROOT / "pages" / "3_Style_Match.py")
+
+
+def _open():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def _table(at):
+    tables = at.dataframe
+    assert len(tables) == 1, [e.value for e in at.error]
+    return tables[0].value
+
+
+def _errors(at):
+    return [e.value for e in at.error]
+
+
+def _predicted_real(effect_name, input_audio, reference_audio):
+    effect = effects.get(effect_name)
+    result = matching.match(effect, input_audio, reference_audio,
+                            bundle=matching.load_models(effect_name, str(get_settings().models_dir)))
+    return effect.real(result.params)
+
+
+def test_shipped_clips_end_to_end_then_refinement(tiny_home):
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("overdrive")
+    at.selectbox(key="style_match_input_clip").set_value("guitar")
+    at.selectbox(key="style_match_reference_clip").set_value("voice")
+    at.run()
+    assert not at.exception and not _errors(at)
+
+    table = _table(at)
+    effect = effects.get("overdrive")
+    assert list(table.columns) == ["parameter", "unit", "predicted"]
+    assert list(table["parameter"]) == list(effect.param_names)
+    assert list(table["unit"]) == [p.unit for p in effect.params]
+    expected = _predicted_real("overdrive", sources.load_clip("guitar"), sources.load_clip("voice"))
+    np.testing.assert_allclose(table["predicted"], list(expected.values()), rtol=1e-5)
+
+    assert len(at.get("audio")) == 3  # input, reference, result
+    assert len(at.get("plotly_chart")) == 1
+    labels = [b.label for b in at.download_button]
+    assert labels == ["JSON preset", "Python snippet"]
+    prediction = matching.match(effect, sources.load_clip("guitar"), sources.load_clip("voice"),
+                                bundle=matching.load_models("overdrive", str(get_settings().models_dir)))
+    assert at.code[0].value.strip() == presets.snippet(effect, prediction.params).strip()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["type"] for t in spec["data"]] == ["heatmap"] * 3
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["input", "reference", "result"]
+
+    at.slider(key="style_match_refine_seconds").set_value(1)
+    at.button(key="style_match_refine").click().run()
+    assert not at.exception and not _errors(at)
+    table = _table(at)
+    assert list(table.columns) == ["parameter", "unit", "predicted", "refined"]
+    assert np.all(np.isfinite(table["refined"]))
+    assert len(at.get("audio")) == 4  # input, reference, predicted result, refined result
+    assert any("Refined for" in c.value for c in at.caption)
+    assert at.get("progress")[0].proto.value == 100
+
+    # Refinement belongs to its (input, reference): a new reference drops it, the prediction follows.
+    at.selectbox(key="style_match_reference_clip").set_value("drums").run()
+    table = _table(at)
+    assert "refined" not in table.columns
+    expected = _predicted_real("overdrive", sources.load_clip("guitar"), sources.load_clip("drums"))
+    np.testing.assert_allclose(table["predicted"], list(expected.values()), rtol=1e-5)
+
+
+def test_reference_made_by_the_effect_shows_its_true_settings(tiny_home):
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("delay").run()
+    at.radio(key="style_match_reference_origin").set_value("Shipped clip through the effect").run()
+    at.number_input(key="style_match_reference_seed").set_value(7).run()
+    assert not at.exception and not _errors(at)
+    table = _table(at)
+    effect = effects.get("delay")
+    chords = sources.load_clip("chords")
+    reference, true = style_match.processed_reference(effect, chords, seed=7)
+    np.testing.assert_allclose(table["reference"], list(effect.real(true).values()))
+    expected = _predicted_real("delay", sources.load_clip("guitar"), reference)
+    np.testing.assert_allclose(table["predicted"], list(expected.values()), rtol=1e-5)
+
+
+def test_missing_controller_is_a_clear_error_and_the_page_keeps_working(tiny_home):
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("ringmod").run()
+    assert not at.exception
+    errors = _errors(at)
+    assert len(errors) == 1
+    assert "controller_ringmod.safetensors" in errors[0]
+    assert "python -m dafx_explorer train-controller --effect ringmod" in errors[0]
+    assert not at.dataframe
+    at.selectbox(key="style_match_effect").set_value("overdrive").run()
+    assert not at.exception and not _errors(at)
+    assert list(_table(at)["parameter"]) == list(effects.get("overdrive").param_names)
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_each_bad_upload_is_refused_on_the_page_then_a_valid_one_works(tiny_home, case):
+    bad = BAD_FILES[case]
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("overdrive")
+    at.radio(key="style_match_input_origin").set_value("Upload a file").run()
+    assert at.file_uploader(key="style_match_input_upload").proto.max_upload_size_mb * 1024 * 1024 == \
+        get_settings().max_file_bytes
+    at.file_uploader(key="style_match_input_upload").set_value((bad.name, bad.data(), "audio/wav")).run()
+    assert not at.exception
+    errors = _errors(at)
+    assert len(errors) == 1 and errors[0].startswith(bad.name) and bad.expected in errors[0]
+    assert not at.dataframe and not at.download_button
+
+    # The other widgets still work while the bad file is there.
+    at.selectbox(key="style_match_reference_clip").set_value("bass").run()
+    assert not at.exception and len(_errors(at)) == 1
+
+    valid = tone(3.0, sr=44_100, channels=2)
+    at.file_uploader(key="style_match_input_upload").set_value(("tone.wav", wav_bytes(valid, sr=44_100), "audio/wav"))
+    at.run()
+    assert not at.exception and not _errors(at)
+    assert list(_table(at)["parameter"]) == list(effects.get("overdrive").param_names)
+    assert any(c.value == "3.0 s" for c in at.caption)
+
