@@ -1,0 +1,89 @@
+"""The command line: effects listing, render, and one-line errors with status 2."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dafx_explorer import audio, effects, sources
+from dafx_explorer.cli import main
+
+
+def test_effects_json_lists_all_eight_with_ranges(capsys):
+    assert main(["effects", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert list(listing) == effects.names()
+    for params in listing.values():
+        assert len(params) >= 2
+        for param in params:
+            assert {"name", "min", "max", "unit", "scale", "default"} <= set(param)
+            assert param["min"] <= param["default"] <= param["max"]
+
+
+def test_effects_text_names_every_parameter(capsys):
+    assert main(["effects"]) == 0
+    out = capsys.readouterr().out
+    assert all(p.name in out for name in effects.names() for p in effects.get(name).params)
+
+
+def test_render_applies_named_params_and_defaults(tmp_path, capsys):
+    clip = sources.generate("guitar", seed=3, seconds=2.0)
+    audio.save(tmp_path / "in.wav", clip)
+    status = main(["render", "--effect", "delay", "--input", str(tmp_path / "in.wav"), "--output",
+                   str(tmp_path / "out.flac"), "--params", '{"mix": 0.8, "delay_seconds": 0.3}', "--json"])
+    assert status == 0
+    payload = json.loads(capsys.readouterr().out)
+    effect = effects.get("delay")
+    expected = effect.normalize_settings({"mix": 0.8, "delay_seconds": 0.3})
+    assert payload["params"]["mix"]["normalized"] == pytest.approx(0.8)
+    assert payload["params"]["feedback"]["normalized"] == pytest.approx(effect.defaults()[1])
+    rendered = audio.load(tmp_path / "out.flac")
+    np.testing.assert_allclose(rendered, effect.render(clip, 24_000, expected), atol=2e-6)  # 24-bit FLAC
+
+
+def test_render_seed_draws_reproducible_random_settings(tmp_path, capsys):
+    audio.save(tmp_path / "in.wav", sources.generate("bass", seed=3, seconds=1.0))
+    outputs = []
+    for seed in (5, 5, 6):
+        main(["render", "--effect", "ringmod", "--input", str(tmp_path / "in.wav"), "--output",
+              str(tmp_path / "out.wav"), "--seed", str(seed), "--json"])
+        outputs.append(json.loads(capsys.readouterr().out)["params"]["carrier_hz"]["normalized"])
+    assert outputs[0] == outputs[1] != outputs[2]
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["render", "--effect", "fuzzbox"], "fuzzbox"),
+    (["render", "--effect", "delay", "--params", '{"speed": 0.5}'], "speed"),
+    (["render", "--effect", "delay", "--params", '{"mix": 1.5}'], "mix"),
+    (["render", "--effect", "delay", "--params", '{"mix": "loud"}'], "mix"),
+    (["render", "--effect", "delay", "--params", "{not json"], "JSON"),
+    (["render", "--effect", "/nowhere/plugin.vst3"], "plugin.vst3"),
+    (["render", "--effect", "delay", "--input", "MISSING"], "MISSING"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_input_exits_2_with_one_line(args, fragment, tmp_path, capsys):
+    audio.save(tmp_path / "in.wav", sources.generate("drums", seed=3, seconds=1.0))
+    defaults = {"--input": str(tmp_path / "in.wav"), "--output": str(tmp_path / "out.wav")}
+    if args[0] == "render":
+        args = args + [item for key, value in defaults.items() if key not in args for item in (key, value)]
+    assert _status(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and fragment in err
+    assert "Traceback" not in err
+
+
+def _status(args):
+    """Exit status of a command, whether it returns it or argparse exits with it."""
+    try:
+        return main(args)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_module_entry_point_runs_in_a_subprocess():
+    done = subprocess.run([sys.executable, "-m", "dafx_explorer", "render", "--effect", "nope", "--input", "x",
+                           "--output", "y"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "nope" in done.stderr and "Traceback" not in done.stderr
