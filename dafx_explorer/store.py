@@ -140,8 +140,9 @@ class StoredPluginEffect(effects.Effect):
             self._plugin_effect = effects.load_vst3(self.path, plugin_name=self.plugin_name)
         return self._plugin_effect
 
-    def _process(self, audio, sr, values):
-        return self._loaded()._process(audio, sr, values)
+    def render(self, audio, sr: int, p) -> np.ndarray:
+        """Render with the plugin (loaded on first use); ``EffectError`` if it is absent."""
+        return self._loaded().render(audio, sr, p)
 
     def snippet(self, p) -> str:
         return self._loaded().snippet(p)
