@@ -36,6 +36,8 @@ from dafx_explorer.errors import ModelError
 from dafx_explorer.settings import SAMPLE_RATE
 
 Progress = Callable[[float, str], None]
+POPULATION = 8
+"""Candidates per CMA-ES generation."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,9 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
     start = np.clip(np.asarray(start, dtype=np.float64), 0.0, 1.0)
     start_value = float(objective(start[None, :])[0])
     best, best_value = start.copy(), start_value
-    options = {"bounds": [0.0, 1.0], "seed": seed + 1, "verbose": -9, "popsize": 8}
+    options = {"bounds": [0.0, 1.0], "seed": seed + 1, "verbose": -9, "popsize": POPULATION}
     strategy = cma.CMAEvolutionStrategy(start.tolist(), sigma, options)
-    generation_seconds = time.perf_counter() - begun
+    generation_seconds = POPULATION * (time.perf_counter() - begun)  # until a generation is timed
     while True:
         elapsed = time.perf_counter() - begun
         if elapsed + generation_seconds > seconds:
@@ -171,7 +173,8 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     if refine_seconds > 0:
         tick = time.perf_counter()
         objective = ControllerObjective(effect, input_audio, reference_audio, bundle)
-        refined, start_value, best_value = refine(objective, predicted, seconds=refine_seconds, progress=progress)
+        budget = refine_seconds - (time.perf_counter() - tick)
+        refined, start_value, best_value = refine(objective, predicted, seconds=budget, progress=progress)
         refine_time = time.perf_counter() - tick
     tick = time.perf_counter()
     final = predicted if refined is None else refined

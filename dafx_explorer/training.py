@@ -280,7 +280,7 @@ def fit_controller(controller: models.Controller, z_in, z_target, settings, conf
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         schedule.step()
         controller.eval()
         with torch.no_grad():
