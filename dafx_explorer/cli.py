@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -193,6 +194,18 @@ def cmd_listening_set(args) -> int:
     return 0
 
 
+def cmd_build_default(args) -> int:
+    from dafx_explorer import default_build
+
+    try:
+        default_build.build_default(args.start)
+    except ValueError as exc:
+        raise DafxError(str(exc)) from None
+    except subprocess.CalledProcessError as exc:
+        raise DafxError(f"step failed with status {exc.returncode}: {' '.join(exc.cmd[1:])}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(prog="python -m dafx_explorer", description=__doc__.splitlines()[0])
@@ -275,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-seconds", type=float, default=5.0)
     p.add_argument("--out", help="default: the data folder's listening_set.json")
     p.set_defaults(func=cmd_listening_set)
+
+    p = commands.add_parser("build-default", help="rebuild the embedded default: models, datasets, listening set")
+    p.add_argument("--from", dest="start", help="resume at this step (number, or command such as 'precompute')")
+    p.set_defaults(func=cmd_build_default)
     return parser
 
 
