@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import io
 
 import numpy as np
 import pandas as pd
 
-from dafx_explorer import audio, effects
+from dafx_explorer import audio, effects, explorer
+from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 
@@ -64,4 +66,159 @@ def spectrogram_figure(signals: dict[str, np.ndarray]):
     figure.update_yaxes(title_text="mel band", row=1, col=1)
     figure.update_layout(coloraxis={"colorscale": "Magma", "cmin": float(images.min()), "cmax": float(images.max())},
                          height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
+    return figure
+
+
+MAP_HEIGHT = 620
+"""Height of the map figures (px)."""
+
+MAX_PAIR_POINTS = 5000
+"""Points drawn per parameter-pair panel (a seeded subsample beyond that)."""
+
+
+def wav_bytes(samples: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
+    """16-bit PCM WAV of float samples, clipped to ±1 but not normalized (levels stay audible).
+
+    ``st.audio`` given a numpy array peak-normalizes it; give it these bytes instead.
+    """
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _map_layout(figure, xy: np.ndarray, **layout) -> None:
+    """Shared look of a 2-D map: equal-looking axes without ticks, closest-point clicks."""
+    low, high = explorer.map_bounds(xy)
+    figure.update_xaxes(range=[low[0], high[0]], showticklabels=False, title_text="map x", zeroline=False)
+    figure.update_yaxes(range=[low[1], high[1]], showticklabels=False, title_text="map y", zeroline=False)
+    figure.update_layout(height=MAP_HEIGHT, margin={"l": 30, "r": 10, "t": 40, "b": 30}, hovermode="closest",
+                         **layout)
+
+
+def latent_map_figure(xy: np.ndarray, colouring: explorer.Colouring, *, title: str = ""):
+    """The clickable map of a dataset: its points coloured by ``colouring`` and the invisible grid.
+
+    Trace :data:`explorer.POINTS_CURVE` holds the points (WebGL), trace :data:`explorer.GRID_CURVE`
+    a :data:`explorer.GRID_SIZE`² grid of transparent markers (``hoverinfo="none"``: no label,
+    but clicks still select them), so that a click on empty space reports a map position.
+    A selected grid marker shows as a cross.
+    """
+    import plotly.graph_objects as go
+
+    xy = np.asarray(xy, dtype=np.float32)
+    grid = explorer.grid_positions(xy).astype(np.float32)
+    colorbar = {"title": {"text": colouring.title, "side": "right"}}
+    if colouring.tickvals is not None:
+        colorbar.update(tickvals=list(colouring.tickvals), ticktext=list(colouring.ticktext))
+    marker = {"color": colouring.values.astype(np.float32), "colorscale": "Viridis", "size": 6,
+              "colorbar": colorbar, "opacity": 0.9}
+    if colouring.value_range is not None:
+        marker.update(cmin=colouring.value_range[0], cmax=colouring.value_range[1])
+    points = go.Scattergl(
+        x=xy[:, 0], y=xy[:, 1], mode="markers", name="settings", marker=marker,
+        customdata=colouring.shown.astype(np.float32),
+        hovertemplate="point %{pointNumber}<br>" + colouring.title + ": %{customdata:.3g}<extra></extra>",
+        selected={"marker": {"size": 14, "opacity": 1.0}}, unselected={"marker": {"opacity": 0.9}},
+    )
+    clickable = go.Scattergl(
+        x=grid[:, 0], y=grid[:, 1], mode="markers", name="empty space", showlegend=False, hoverinfo="none",
+        marker={"size": 10, "color": "#000000", "opacity": 0.0, "symbol": "x"},
+        selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 0.0}},
+    )
+    traces = {explorer.POINTS_CURVE: points, explorer.GRID_CURVE: clickable}
+    figure = go.Figure([traces[curve] for curve in sorted(traces)])
+    _map_layout(figure, xy, title={"text": title}, showlegend=False)
+    return figure
+
+
+def combined_map_figure(table: pd.DataFrame):
+    """All datasets in one map (columns ``effect``, ``x``, ``y``), one WebGL trace per effect."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    table = table.dropna(subset=["x", "y"])
+    palette = px.colors.qualitative.Bold + px.colors.qualitative.Safe
+    figure = go.Figure()
+    for j, (name, rows) in enumerate(table.groupby("effect", sort=True)):
+        figure.add_trace(go.Scattergl(
+            x=rows["x"].to_numpy(np.float32), y=rows["y"].to_numpy(np.float32), mode="markers", name=name,
+            marker={"size": 4, "color": palette[j % len(palette)], "opacity": 0.8},
+            hovertemplate=f"{name}<extra></extra>",
+        ))
+    _map_layout(figure, table[["x", "y"]].to_numpy(np.float64), legend={"itemsizing": "constant"})
+    return figure
+
+
+def domain_colouring_map_figure(xy: np.ndarray, colours: np.ndarray, *, title: str = ""):
+    """The map painted with the 2-D colour map (:func:`explorer.position_colours`): each point in the
+    colour of its own position."""
+    import plotly.graph_objects as go
+
+    xy = np.asarray(xy, dtype=np.float32)
+    figure = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker={"size": 6, "color": colours},
+                                    hovertemplate="point %{pointNumber}<extra></extra>"))
+    _map_layout(figure, xy, title={"text": title}, showlegend=False)
+    return figure
+
+
+def colour_key_figure(size: int = 64):
+    """The 2-D colour map itself over the unit square (map x to the right, map y up)."""
+    import plotly.graph_objects as go
+
+    u, v = np.meshgrid(np.linspace(0.0, 1.0, size), np.linspace(1.0, 0.0, size))
+    rgb = explorer.position_colours(np.column_stack([u.ravel(), v.ravel()])).reshape(size, size, 3)
+    figure = go.Figure(go.Image(z=np.rint(rgb * 255).astype(np.uint8), hoverinfo="skip"))
+    figure.update_xaxes(showticklabels=False, title_text="map x →")
+    figure.update_yaxes(showticklabels=False, title_text="map y →")
+    figure.update_layout(height=240, width=240, margin={"l": 30, "r": 10, "t": 30, "b": 30},
+                         title={"text": "colour key"})
+    return figure
+
+
+def parameter_pairs_figure(effect: effects.Effect, settings: np.ndarray, colours: np.ndarray, *,
+                           max_points: int = MAX_PAIR_POINTS, seed: int = 0):
+    """For every pair of parameters (i < j) a scatter of the settings in real units (log axes for
+    log-scale parameters), each dot in its map colour; a lower-triangular grid of panels.
+
+    Parameters
+    ----------
+    effect : effects.Effect
+    settings : np.ndarray, shape (N, n_params)
+        Normalized settings of the points.
+    colours : np.ndarray of str, shape (N,)
+        CSS colour of each point (:func:`explorer.map_colours`).
+    max_points : int
+        At most this many points are drawn (a seeded random subsample).
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    settings = np.asarray(settings, dtype=np.float64)
+    if settings.ndim != 2 or settings.shape[1] != effect.n_params or len(colours) != len(settings):
+        raise DataError(f"need settings (N, {effect.n_params}) and N colours, got {settings.shape} and "
+                         f"{len(colours)}")
+    if len(settings) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(settings), max_points, replace=False))
+        settings, colours = settings[keep], np.asarray(colours)[keep]
+    real = np.column_stack([p.to_real(settings[:, i]) for i, p in enumerate(effect.params)]).astype(np.float32)
+    cells = max(effect.n_params - 1, 1)
+    figure = make_subplots(rows=cells, cols=cells, horizontal_spacing=0.04, vertical_spacing=0.05)
+
+    def label(param: effects.Param) -> str:
+        return f"{param.name} ({param.unit})" if param.unit else param.name
+
+    for j in range(1, effect.n_params):
+        for i in range(j):
+            px_, py_ = effect.params[i], effect.params[j]
+            figure.add_trace(go.Scattergl(
+                x=real[:, i], y=real[:, j], mode="markers", marker={"size": 4, "color": colours},
+                hovertemplate=f"{px_.name}: %{{x:.3g}}<br>{py_.name}: %{{y:.3g}}<extra></extra>",
+            ), row=j, col=i + 1)
+            figure.update_xaxes(type="log" if px_.scale == "log" else "linear", row=j, col=i + 1,
+                                title_text=label(px_) if j == effect.n_params - 1 else None)
+            figure.update_yaxes(type="log" if py_.scale == "log" else "linear", row=j, col=i + 1,
+                                title_text=label(py_) if i == 0 else None)
+    figure.update_layout(height=max(360, 230 * cells), showlegend=False, margin={"l": 60, "r": 10, "t": 20, "b": 50})
     return figure

@@ -1,0 +1,134 @@
+"""The Latent Controller and Latent Space pages, driven headless with Streamlit's AppTest."""
+
+import numpy as np
+import pytest
+from latent_data import EFFECTS, KS, build_latent_home
+from streamlit.testing.v1 import AppTest
+
+from dafx_explorer import explorer, matching, store
+from dafx_explorer.settings import REPO_ROOT
+
+CONTROLLER_PAGE = str(REPO_ROOT / "pages" / "1_Latent_Controller.py")
+SPACE_PAGE = str(REPO_ROOT / "pages" / "2_Latent_Space.py")
+
+
+@pytest.fixture(scope="module")
+def home(tiny_home):
+    return build_latent_home(tiny_home)
+
+
+def _run(page, **state):
+    at = AppTest.from_file(page, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at):
+    return " ".join(str(e.value) for kind in ("info", "warning", "error", "markdown", "caption", "subheader")
+                    for e in getattr(at, kind))
+
+
+def test_controller_page_switches_effect_encoder_k_and_colouring(home):
+    at = _run(CONTROLLER_PAGE)
+    assert at.selectbox(key="latent:dataset").options == sorted(EFFECTS)
+    assert len(at.get("plotly_chart")) == 1
+    assert "Click the map" in _texts(at)
+    assert len(at.get("audio")) == 1  # the clean clip is always playable
+    for name in EFFECTS:
+        at.selectbox(key="latent:dataset").set_value(name).run()
+        assert not at.exception
+        at.radio(key="latent:encoder").set_value("vq").run()
+        assert not at.exception
+        k = at.selectbox(key="latent:k")
+        assert k.options == [f"{v} (unsupervised)" if v == 0 else str(v) for v in KS]
+        k.set_value(KS[-1]).run()
+        colour = at.selectbox(key="latent:colour")
+        for choice in colour.options:
+            colour.set_value(choice).run()
+            assert not at.exception, [e.value for e in at.exception]
+        at.radio(key="latent:encoder").set_value("vae").run()
+        assert not at.exception
+
+
+def _choice(home, name, event_of):
+    dataset = store.load_dataset(name, home)
+    xy = dataset.projection(0, "vae")
+    controller = explorer.LatentController(dataset, matching.load_models(dataset.effect.name, str(home / "models")))
+    return explorer.resolve_click(dataset, event_of(xy), xy, controller)
+
+
+def _event(curve, index, x, y):
+    return {"selection": {"points": [{"curve_number": curve, "point_index": index, "x": x, "y": y}]}}
+
+
+def test_controller_page_shows_a_clicked_point_with_both_players_table_and_exports(home):
+    choice = _choice(home, "overdrive", lambda xy: _event(explorer.POINTS_CURVE, 4, *xy[4]))
+    at = _run(CONTROLLER_PAGE, **{"latent:dataset": "overdrive", "latent:choice": ("overdrive", choice)})
+    assert "Point 4" in _texts(at)
+    assert len(at.get("audio")) == 3  # clean, predicted, true
+    table = at.dataframe[0].value
+    assert table.columns.tolist() == ["parameter", "unit", "predicted", "true"]
+    assert table["parameter"].tolist() == ["drive_db", "tone_hz", "level_db"]
+    assert len(at.get("download_button")) == 2
+    code = at.code[0].value
+    assert "def process(audio" in code and "drive_db=" in code
+    at.radio(key="latent:export").set_value("true").run()
+    assert not at.exception
+    true_drive = store.load_dataset("overdrive", home).effect.real(choice.true_settings)["drive_db"]
+    assert f"drive_db={true_drive!r}" in at.code[0].value
+
+
+def test_controller_page_shows_an_empty_space_click(home):
+    choice = _choice(home, "delay", lambda xy: _event(explorer.GRID_CURVE, 0, *(xy.min(axis=0) - 0.1)))
+    at = _run(CONTROLLER_PAGE, **{"latent:dataset": "delay", "latent:choice": ("delay", choice)})
+    assert "Empty space at" in _texts(at) and "Interpolated from points" in _texts(at)
+    assert len(at.get("audio")) == 2  # clean and the interpolated prediction
+    assert at.dataframe[0].value.columns.tolist() == ["parameter", "unit", "predicted"]
+    at.selectbox(key="latent:dataset").set_value("overdrive").run()  # a choice on another dataset is not shown
+    assert not at.exception and "Click the map" in _texts(at)
+
+
+def test_space_page_combined_map_and_domain_colouring(home):
+    at = _run(SPACE_PAGE)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4  # combined map, domain-coloured map, colour key, parameter pairs
+    at.radio(key="space:combined_encoder").set_value("vq").run()
+    assert not at.exception
+    for name in EFFECTS:
+        at.selectbox(key="space:dataset").set_value(name).run()
+        for encoder in ("vq", "vae"):
+            at.radio(key="space:encoder").set_value(encoder).run()
+            for k in KS:
+                at.selectbox(key="space:k").set_value(k).run()
+                assert not at.exception, [e.value for e in at.exception]
+
+
+def test_pages_say_which_command_builds_missing_data(tmp_path, monkeypatch, home):
+    empty = tmp_path / "empty_home"
+    empty.mkdir()
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(empty))
+    at = _run(CONTROLLER_PAGE)
+    assert "python -m dafx_explorer precompute --effect overdrive" in _texts(at)
+    at = _run(SPACE_PAGE)
+    assert "python -m dafx_explorer precompute --combined" in _texts(at)
+    assert "python -m dafx_explorer precompute --effect overdrive" in _texts(at)
+
+
+def test_figures_hold_every_point_in_webgl_with_a_clickable_grid(home):
+    from dafx_explorer import ui
+
+    dataset = store.load_dataset("overdrive", home)
+    xy = dataset.projection(5, "vq")
+    figure = ui.latent_map_figure(xy, explorer.colouring(dataset, "drive_db"))
+    points, grid = figure.data[explorer.POINTS_CURVE], figure.data[explorer.GRID_CURVE]
+    assert points.type == grid.type == "scattergl"
+    np.testing.assert_allclose(np.asarray(points.x), xy[:, 0], rtol=1e-6)
+    assert len(grid.x) == explorer.GRID_SIZE**2 and grid.marker.opacity == 0.0
+    assert grid.hoverinfo == "none"  # "skip" would also stop click events
+    settings = dataset.points[[f"p_{n}" for n in dataset.param_names]].to_numpy()
+    pairs = ui.parameter_pairs_figure(dataset.effect, settings, explorer.map_colours(xy))
+    assert len(pairs.data) == 3 and all(t.type == "scattergl" for t in pairs.data)
+    assert list(pairs.data[0].marker.color) == explorer.map_colours(xy).tolist()
