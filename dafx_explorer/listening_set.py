@@ -422,8 +422,8 @@ class MapPoint:
 class InterpolationTrial:
     """Expert test 1: A and B at the ends of a line on the map, C the point nearest its midpoint.
 
-    ``along`` is ``"x"`` or ``"y"`` (A and B near the 2nd and 98th percentiles of that map axis,
-    at the median of the other) or a parameter name (A and B the points whose settings are
+    ``along`` is ``"x"`` or ``"y"`` (A and B the points at the 2nd and 98th percentiles of that
+    map coordinate) or a parameter name (A and B the points whose settings are
     nearest to all-0.5 with that parameter at 0 and at 1).
     """
 
@@ -477,11 +477,8 @@ def interpolation_trials(dataset, *, k: int = EXPERT_K) -> list[InterpolationTri
     settings = _true_settings(dataset)
     ends = {}
     for axis, column in (("x", 0), ("y", 1)):
-        low, high = np.quantile(coords[:, column], [0.02, 0.98])
-        middle = float(np.median(coords[:, 1 - column]))
-        a_xy, b_xy = [(v, middle) if column == 0 else (middle, v) for v in (low, high)]
-        a = nearest_point(coords, a_xy)
-        ends[axis] = (a, nearest_point(coords, b_xy, exclude=[a]))
+        values = coords[:, column]
+        ends[axis] = tuple(int(np.argmin(np.abs(values - q))) for q in np.quantile(values, [0.02, 0.98]))
     for j, name in enumerate(dataset.effect.param_names):
         corner = np.full(settings.shape[1], 0.5)
         pair = []
@@ -537,7 +534,7 @@ def map_figure(coords: np.ndarray, marks: Mapping[str, MapPoint] = (), *,
     """The map of a dataset (WebGL scatter, each point's index as ``customdata``), with labelled
     marks on top and an optional line between two points."""
     figure = go.Figure(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", name="settings",
-                                    customdata=np.arange(len(coords)), hoverinfo="skip",
+                                    customdata=np.arange(len(coords)), hoverinfo="none",
                                     marker={"size": 6, "color": "rgba(120, 120, 140, 0.45)"}))
     if line is not None:
         figure.add_trace(go.Scatter(x=[line[0].x, line[1].x], y=[line[0].y, line[1].y], mode="lines",

@@ -96,9 +96,7 @@ def expert1_part(db, session_id, answers, trials) -> None:
                 "Listen to A, B and the clean sound as often as you like, and imagine the sound halfway "
                 "between them. Then play C, the setting nearest the middle of the line, and rate how well it "
                 "matched what you expected.")
-    just_played = st.button("Play C", key=f"{key}:play_c")
-    if just_played:
-        st.session_state[f"{key}:heard_c"] = heard_c = True
+    just_played = st.session_state.pop(f"{key}:just_played", False)
     marks = {"A": trial.a, "B": trial.b, **({"C": trial.c} if heard_c else {})}
     st.plotly_chart(material.map_figure(coords, marks, line=(trial.a, trial.b)), key=f"{key}:map")
     sounds = [("A", dataset.audio(trial.a.index)[0]), ("B", dataset.audio(trial.b.index)[0]),
@@ -108,6 +106,8 @@ def expert1_part(db, session_id, answers, trials) -> None:
     for column, (label, samples) in zip(st.columns(4), sounds, strict=False):
         column.markdown(f"**{label}**")
         column.audio(samples, sample_rate=SAMPLE_RATE, autoplay=just_played and label == "C")
+    st.button("Play C", key=f"{key}:play_c",
+              on_click=st.session_state.update, kwargs={f"{key}:heard_c": True, f"{key}:just_played": True})
     st.slider("How well did C match what you expected?", 1, 10, 5, key=f"{key}:rating", disabled=not heard_c,
               help="1 = not at all, 10 = exactly. Play C first.")
     if st.button("Submit rating", key=f"{key}:submit", type="primary", disabled=not heard_c):
