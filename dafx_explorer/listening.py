@@ -283,7 +283,7 @@ class ListeningStore:
             where an answer has no rating).
         """
         sql = f"SELECT {', '.join(ANSWER_COLUMNS)} FROM answers"
-        rows = (self._read(sql + " WHERE session_id = ? ORDER BY id", (session_id,)) if session_id
+        rows = (self._read(sql + " WHERE session_id = ? ORDER BY id", (session_id,)) if session_id is not None
                 else self._read(sql + " ORDER BY id"))
         frame = pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
         frame["value"] = frame["value"].astype(float)

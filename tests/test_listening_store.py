@@ -49,6 +49,7 @@ def test_record_and_read_back(tmp_path):
     everyone = store.answers()
     assert len(everyone) == 3 and everyone["value"].isna().sum() == 1
     assert set(store.sessions()["id"]) == {one, two}
+    assert store.answers("").empty  # an empty code is no session, not "everyone"
 
 
 @pytest.mark.parametrize(("test", "value", "message"), [
