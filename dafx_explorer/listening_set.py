@@ -1,4 +1,8 @@
-"""MUSHRA listening sets: their JSON format, the stimuli rendered from them, and the builder.
+"""What listening-test participants are given: MUSHRA sets and the expert tests' map trials.
+
+MUSHRA sets: their JSON format, the stimuli rendered from them, and the builder. Expert
+tests: interpolation trials (A, B and C on a dataset's map), semantic-control trials (a
+prompt and a start point per session), map-click handling and the map figure.
 
 A listening set is small: it stores, per trial, where the audio comes from (a built-in
 source kind, a seed and a segment) and the normalized settings of every condition. Audio
