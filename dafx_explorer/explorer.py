@@ -12,7 +12,8 @@ on empty space into a map coordinate.
   :data:`NEIGHBOURS` nearest points (inverse-distance weights, Shepard 1968), and the
   controller predicts settings from ``[z_clean; z_interpolated]``; they are rendered live.
 
-Everything here is plain Python over numpy and torch, testable without Streamlit.
+Everything here is plain Python over numpy (and torch for the controller, imported when one is
+made, so that pages drawing maps only start fast), testable without Streamlit.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
-from dafx_explorer import matching, store
+from dafx_explorer import store
 from dafx_explorer.errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    from dafx_explorer import matching
 
 POINTS_CURVE = 0
 """Trace index of the dataset's points in a map figure."""
@@ -218,6 +222,10 @@ class LatentController:
     """
 
     def __init__(self, dataset: store.Dataset, bundle: matching.Models):
+        import torch
+
+        from dafx_explorer import matching
+
         config = bundle.controller.config
         if config.n_params != dataset.effect.n_params:
             raise ModelError(f"the controller predicts {config.n_params} settings but effect "
@@ -237,6 +245,8 @@ class LatentController:
 
     def predict(self, z_target) -> np.ndarray:
         """Normalized settings (n_params,) predicted for one target embedding (D,)."""
+        import torch
+
         z = torch.as_tensor(np.asarray(z_target, dtype=np.float32)).reshape(1, -1)
         with torch.no_grad():
             return self.controller(self.z_clean, z).numpy()[0].astype(np.float64)

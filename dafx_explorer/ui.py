@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,18 @@ from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 
 @functools.cache
-def warm_up() -> None:
-    """Pay the one-time costs (librosa's JIT, torch's first STFT) once per process."""
-    from dafx_explorer import features
+def warm_up() -> threading.Thread:
+    """Start paying the one-time costs (torch's import, filter banks, the first STFT) once per process,
+    in a background thread so that the page calling it renders without waiting; returns the thread."""
 
-    features.warm_up()
+    def run() -> None:
+        from dafx_explorer import features
+
+        features.warm_up()
+
+    thread = threading.Thread(target=run, name="dafx-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def effects_tables() -> list[tuple[str, pd.DataFrame]]:

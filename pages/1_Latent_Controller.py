@@ -12,7 +12,6 @@ from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import get_settings
 
 st.set_page_config(page_title="Latent Controller · DAFX Explorer", page_icon="🎛️", layout="wide")
-ui.warm_up()
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")
