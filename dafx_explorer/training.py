@@ -46,7 +46,7 @@ class EncoderTrainingConfig:
     """Settings of ``train-encoder`` (β applies to the β-VAE only)."""
 
     kind: str = "vae"
-    epochs: int = 6
+    epochs: int = 4
     examples: int = 6000
     batch_size: int = 32
     learning_rate: float = 1e-3
