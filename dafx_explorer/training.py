@@ -293,8 +293,10 @@ def fit_controller(controller: models.Controller, z_in, z_target, settings, conf
             best = (val_loss, {k: v.clone() for k, v in controller.state_dict().items()}, epoch + 1)
     controller.load_state_dict(best[1])
     controller.eval()
+    with torch.no_grad():
+        val_mae = float(torch.mean(torch.abs(controller(z_in[val], z_target[val]) - settings[val])))
     return {"first_train_mse": first_loss, "best_val_mse": best[0], "best_epoch": best[2],
-            "val_mae": float(torch.mean(torch.abs(controller(z_in[val], z_target[val]) - settings[val])))}
+            "val_mae": val_mae}
 
 
 def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | None = None,

@@ -66,7 +66,7 @@ def choose(role: str, default_clip: int, effect, processed: bool):
     except DafxError as error:
         st.error(str(error))
         return None
-    st.audio(samples, sample_rate=SAMPLE_RATE)
+    st.audio(ui.wav_bytes(samples), format="audio/wav")
     st.caption(f"{len(samples) / SAMPLE_RATE:.1f} s")
     return identity, samples, target
 
@@ -133,11 +133,11 @@ result = predicted if refined is None else refined
 columns = st.columns(2 if refined is not None else 1)
 with columns[0]:
     st.markdown("**Predicted settings**")
-    st.audio(predicted.audio, sample_rate=SAMPLE_RATE)
+    st.audio(ui.wav_bytes(predicted.audio), format="audio/wav")
 if refined is not None:
     with columns[1]:
         st.markdown("**Refined settings**")
-        st.audio(refined.audio, sample_rate=SAMPLE_RATE)
+        st.audio(ui.wav_bytes(refined.audio), format="audio/wav")
 st.plotly_chart(ui.spectrogram_figure({"input": input_audio, "reference": reference_audio, "result": result.audio}),
                 width="stretch")
 

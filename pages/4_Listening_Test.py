@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dafx_explorer import listening, store
+from dafx_explorer import listening, store, ui
 from dafx_explorer import listening_set as material
 from dafx_explorer.errors import DafxError
-from dafx_explorer.settings import SAMPLE_RATE, get_settings
+from dafx_explorer.settings import get_settings
 
 st.set_page_config(page_title="Listening Test · DAFX Explorer", page_icon="🎧", layout="wide")
 
@@ -105,7 +105,7 @@ def expert1_part(db, session_id, answers, trials) -> None:
         sounds.append(("C", dataset.audio(trial.c.index)[0]))
     for column, (label, samples) in zip(st.columns(4), sounds, strict=False):
         column.markdown(f"**{label}**")
-        column.audio(samples, sample_rate=SAMPLE_RATE, autoplay=just_played and label == "C")
+        column.audio(ui.wav_bytes(samples), format="audio/wav", autoplay=just_played and label == "C")
     st.button("Play C", key=f"{key}:play_c",
               on_click=st.session_state.update, kwargs={f"{key}:heard_c": True, f"{key}:just_played": True})
     st.slider("How well did C match what you expected?", 1, 10, 5, key=f"{key}:rating", disabled=not heard_c,
@@ -150,10 +150,10 @@ def expert2_part(db, session_id, answers, trials) -> None:
         save(db, session_id, "expert2", trial_id, {listening.ATTEMPT: None}, payload, f"Attempt {len(attempts) + 1}")
     start_column, attempt_column = st.columns(2)
     start_column.markdown("**X (start)**")
-    start_column.audio(dataset.audio(start.index)[0], sample_rate=SAMPLE_RATE)
+    start_column.audio(ui.wav_bytes(dataset.audio(start.index)[0]), format="audio/wav")
     if attempts:
         attempt_column.markdown(f"**Attempt {len(attempts)}**")
-        attempt_column.audio(dataset.audio(attempts[-1].index)[0], sample_rate=SAMPLE_RATE,
+        attempt_column.audio(ui.wav_bytes(dataset.audio(attempts[-1].index)[0]), format="audio/wav",
                              autoplay=st.session_state.get(f"{key}:fresh") == len(attempts))
     st.slider("How easy was it to get there?", 1, 10, 5, key=f"{key}:rating", disabled=not attempts,
               help="1 = very hard, 10 = very easy. Try at least one point first.")
@@ -187,7 +187,7 @@ def mushra_part(db, session_id, answers) -> None:
                 "replay any sound as often as you like.")
     st.caption(MUSHRA_SCALE)
     st.markdown("**Reference**")
-    st.audio(stimuli[material.REFERENCE], sample_rate=SAMPLE_RATE)
+    st.audio(ui.wav_bytes(stimuli[material.REFERENCE]), format="audio/wav")
     for stimulus in order:
         label = labels[stimulus]
         play, sound, rating = st.columns([1, 3, 4], vertical_alignment="center")
@@ -195,7 +195,7 @@ def mushra_part(db, session_id, answers) -> None:
         if just_played:
             played.add(stimulus)
         if stimulus in played:
-            sound.audio(stimuli[stimulus], sample_rate=SAMPLE_RATE, autoplay=just_played)
+            sound.audio(ui.wav_bytes(stimuli[stimulus]), format="audio/wav", autoplay=just_played)
         else:
             sound.caption("not played yet")
         rating.slider(f"Rating of {label}", 0, 100, 50, key=f"{key}:rate:{label}", disabled=stimulus not in played,
