@@ -1,12 +1,16 @@
 """The Latent Controller and Latent Space pages, driven headless with Streamlit's AppTest."""
 
+import io
+import shutil
+
 import numpy as np
 import pytest
+import soundfile as sf
 from latent_data import EFFECTS, KS, build_latent_home
 from streamlit.testing.v1 import AppTest
 
 from dafx_explorer import explorer, matching, store
-from dafx_explorer.settings import REPO_ROOT
+from dafx_explorer.settings import REPO_ROOT, SAMPLE_RATE
 
 CONTROLLER_PAGE = str(REPO_ROOT / "pages" / "1_Latent_Controller.py")
 SPACE_PAGE = str(REPO_ROOT / "pages" / "2_Latent_Space.py")
@@ -132,3 +136,33 @@ def test_figures_hold_every_point_in_webgl_with_a_clickable_grid(home):
     pairs = ui.parameter_pairs_figure(dataset.effect, settings, explorer.map_colours(xy))
     assert len(pairs.data) == 3 and all(t.type == "scattergl" for t in pairs.data)
     assert list(pairs.data[0].marker.color) == explorer.map_colours(xy).tolist()
+
+
+def test_controller_page_without_models_warns_and_still_draws_the_map(home, tmp_path, monkeypatch):
+    other = tmp_path / "no_models"
+    shutil.copytree(home / "datasets" / "overdrive", other / "datasets" / "overdrive")
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(other))
+    at = _run(CONTROLLER_PAGE)
+    assert "rebuild it with: python -m dafx_explorer train-" in _texts(at) and "nearest point" in _texts(at)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_players_get_wav_bytes_at_the_true_level():
+    from dafx_explorer import ui
+
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    quiet = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    samples, sr = sf.read(io.BytesIO(ui.wav_bytes(quiet)), dtype="float32")
+    assert sr == SAMPLE_RATE and samples.shape == quiet.shape
+    np.testing.assert_allclose(samples, quiet, atol=1e-4)  # not peak-normalized as st.audio would
+    loud, _ = sf.read(io.BytesIO(ui.wav_bytes(np.full(10, 3.0, np.float32))), dtype="float32")
+    assert np.all(loud <= 1.0) and np.all(loud > 0.99)
+
+
+def test_warm_up_runs_once_in_the_background():
+    from dafx_explorer import ui
+
+    thread = ui.warm_up()
+    assert ui.warm_up() is thread
+    thread.join(timeout=120)
+    assert not thread.is_alive()
