@@ -145,6 +145,13 @@ def _append_csv(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
+def _last_row(path: Path) -> dict[str, float]:
+    """The loss columns of the last epoch logged in a losses CSV."""
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    return {k: float(v) for k, v in rows[-1].items() if k not in ("epoch", "step", "seconds")} if rows else {}
+
+
 def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
     state = torch.load(path, weights_only=True)
     model.load_state_dict(state["model"])
@@ -187,11 +194,12 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
     elif losses_csv.exists():
         losses_csv.unlink()
     recordings = training_corpus(config)
-    started = time.perf_counter()
-    data = render_encoder_examples(recordings, config.examples, np.random.default_rng(config.seed),
-                                   config.clean_fraction)
-    seconds += time.perf_counter() - started if first_epoch == 0 else 0.0
-    history: dict = {}
+    history = _last_row(losses_csv) if first_epoch else {}
+    if first_epoch < config.epochs:
+        started = time.perf_counter()
+        data = render_encoder_examples(recordings, config.examples, np.random.default_rng(config.seed),
+                                       config.clean_fraction)
+        seconds += time.perf_counter() - started if first_epoch == 0 else 0.0
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
         order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data)))

@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from dafx_explorer import corpus, manifest, models, training
@@ -23,6 +24,8 @@ def test_tiny_encoder_loss_falls_and_resumes(tmp_path, monkeypatch):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # the second run continued, it did not restart
     assert float(rows[-1]["recon"]) < float(rows[0]["recon"])
     assert result["steps"] == 3 * first["steps"]
+    again = training.train_encoder(config, resume=True)  # nothing left to train: saves the same model
+    assert again["steps"] == result["steps"] and again["losses"] == pytest.approx(result["losses"])
     model, meta = models.load_model(tmp_path / "models" / "encoder_vae.safetensors")
     assert isinstance(model, models.BetaVAE)
     assert meta["extra"]["sources"] == {"generated": len(corpus.sources.KINDS)}
