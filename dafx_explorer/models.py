@@ -74,17 +74,23 @@ class VAEConfig:
         Feature image size (mel bands, frames); divisible by ``2**len(channels)``.
     negative_slope : float
         Slope of the LeakyReLU activations.
+    aux_outputs : int
+        Size of an optional linear head on the posterior mean (0 = none). Training uses it to
+        read the applied effect and its settings off the embedding (a semi-supervised β-VAE),
+        which keeps effect information in the latent that reconstruction alone would blur away.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 128, 128, 128)
     latent_dim: int = 128
     input_size: tuple[int, int] = (256, 256)
     negative_slope: float = 0.2
+    aux_outputs: int = 0
 
     def __post_init__(self) -> None:
         _check_stages("VAEConfig", self.channels, self.input_size)
-        if self.latent_dim < 1:
-            raise ModelError(f"VAEConfig.latent_dim must be >= 1, got {self.latent_dim}")
+        if self.latent_dim < 1 or self.aux_outputs < 0:
+            raise ModelError(f"VAEConfig needs latent_dim >= 1 and aux_outputs >= 0, got {self.latent_dim}, "
+                             f"{self.aux_outputs}")
 
 
 @dataclass(frozen=True)
@@ -299,6 +305,7 @@ class BetaVAE(nn.Module):
         self.to_posterior = nn.Linear(flat, 2 * cfg.latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(cfg.latent_dim, flat), nn.LeakyReLU(cfg.negative_slope))
         self.decoder = _conv_decoder(cfg.channels[-1], cfg.channels, cfg.negative_slope)
+        self.aux = nn.Linear(cfg.latent_dim, cfg.aux_outputs) if cfg.aux_outputs else None
 
     @property
     def embedding_dim(self) -> int:

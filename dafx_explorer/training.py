@@ -3,7 +3,11 @@
 Encoder (β-VAE or VQ-VAE): renders a set of analysis windows once — random segments of
 the training corpus (:mod:`dafx_explorer.corpus`), each with a random gain and spectral
 tilt, eight in nine passed through one of the eight effects at random settings and one in
-nine left clean — and fits the model to their mel spectrograms for several epochs. β follows the
+nine left clean — and fits the model to their mel spectrograms for several epochs. The
+β-VAE is semi-supervised: a linear head on its posterior mean must also tell which effect
+was applied (cross-entropy) and at which normalized settings (masked squared error), so the
+embedding keeps what an effect does even where reconstruction alone would blur it (echoes,
+reverb tails, modulation). β follows the
 cyclical cosine schedule of :func:`dafx_explorer.models.cyclical_beta`.
 
 Controller (one per effect): pairs (input, target) where the input is one segment of a
@@ -35,7 +39,14 @@ from tqdm import tqdm
 from dafx_explorer import corpus, effects, features, manifest, models
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW, get_settings
 
-TINY_VAE = models.VAEConfig(channels=(4, 8, 8, 8), latent_dim=128)
+EFFECT_CLASSES = ("clean", *effects.names())
+"""Classes of the β-VAE's auxiliary head: clean or one of the eight effects."""
+SETTINGS_OFFSETS = dict(zip(effects.names(), np.cumsum([0] + [effects.get(n).n_params for n in effects.names()]),
+                            strict=False))
+"""Where each effect's normalized settings start in the auxiliary head's settings block."""
+N_SETTINGS = sum(effects.get(n).n_params for n in effects.names())
+AUX_OUTPUTS = len(EFFECT_CLASSES) + N_SETTINGS
+TINY_VAE = models.VAEConfig(channels=(4, 8, 8, 8), latent_dim=128, aux_outputs=AUX_OUTPUTS)
 TINY_VQ = models.VQVAEConfig(channels=(4, 8, 8, 8), code_dim=32, n_codes=16, pool_size=2)
 MIN_SEGMENT_GAP = SAMPLE_RATE
 """Input and target segments of a controller pair start at least this many samples apart."""
@@ -53,6 +64,8 @@ class EncoderTrainingConfig:
     beta_max: float = 1e-3
     beta_cycle_steps: int = 97
     clean_fraction: float = 1 / 9
+    aux_class_weight: float = 0.2
+    aux_settings_weight: float = 2.0
     seed: int = 0
     audio_dirs: tuple[str, ...] = ()
     use_system_audio: bool = True
@@ -112,22 +125,47 @@ def window_at(recording: corpus.Recording, start: int) -> np.ndarray:
     return np.pad(window, (0, WINDOW - len(window)))
 
 
+@dataclass(frozen=True)
+class EncoderExamples:
+    """Training windows of the encoder: mel features (N, 256, 256) float16, the effect class of
+    each (index into :data:`EFFECT_CLASSES`), and its normalized settings in the auxiliary
+    head's layout (N, N_SETTINGS) with a mask of the entries that apply."""
+
+    mel: torch.Tensor
+    classes: torch.Tensor
+    settings: torch.Tensor
+    mask: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+
 def render_encoder_examples(recordings, count: int, rng: np.random.Generator, clean_fraction: float,
-                            batch: int = 64) -> torch.Tensor:
-    """Mel features (count, 256, 256) float16 of random, augmented, effected windows."""
+                            batch: int = 64) -> EncoderExamples:
+    """``count`` random, augmented windows, eight in nine through a random effect at random settings."""
     names = effects.names()
-    out = torch.empty((count, features.N_MELS, features.N_FRAMES), dtype=torch.float16)
+    mel = torch.empty((count, features.N_MELS, features.N_FRAMES), dtype=torch.float16)
+    classes = torch.zeros(count, dtype=torch.long)
+    settings = torch.zeros((count, N_SETTINGS))
     for first in tqdm(range(0, count, batch), desc="rendering examples", unit="batch", leave=False):
         windows = []
-        for _ in range(min(batch, count - first)):
+        for index in range(first, min(first + batch, count)):
             recording = recordings[rng.integers(len(recordings))]
             x = augment(window_at(recording, random_segment(recording, rng)), rng)
             if rng.random() >= clean_fraction:
                 effect = effects.get(names[rng.integers(len(names))])
-                x = effect.render(x, SAMPLE_RATE, rng.random(effect.n_params))
+                p = rng.random(effect.n_params)
+                x = effect.render(x, SAMPLE_RATE, p)
+                classes[index] = EFFECT_CLASSES.index(effect.name)
+                offset = int(SETTINGS_OFFSETS[effect.name])
+                settings[index, offset : offset + effect.n_params] = torch.as_tensor(p, dtype=torch.float32)
             windows.append(x)
-        out[first : first + len(windows)] = features.mel_features(np.stack(windows)).to(torch.float16)
-    return out
+        mel[first : first + len(windows)] = features.mel_features(np.stack(windows)).to(torch.float16)
+    mask = torch.zeros((count, N_SETTINGS), dtype=torch.bool)
+    for name in names:
+        offset, n = int(SETTINGS_OFFSETS[name]), effects.get(name).n_params
+        mask[classes == EFFECT_CLASSES.index(name), offset : offset + n] = True
+    return EncoderExamples(mel, classes, settings, mask)
 
 
 def _run_dir(name: str) -> Path:
@@ -159,15 +197,27 @@ def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.
     return state
 
 
-def _encoder_step(model, batch: torch.Tensor, step: int, config: EncoderTrainingConfig) -> dict[str, torch.Tensor]:
-    if isinstance(model, models.BetaVAE):
-        beta = models.cyclical_beta(step, cycle_length=config.beta_cycle_steps, beta_max=config.beta_max)
-        recon, mu, logvar = model(batch)
-        total, recon_loss, kl = model.loss(batch, recon, mu, logvar, beta)
-        return {"total": total, "recon": recon_loss, "kl": kl}
-    recon, commitment, _ = model(batch)
-    total, recon_loss, commitment = model.loss(batch, recon, commitment)
-    return {"total": total, "recon": recon_loss, "commitment": commitment}
+def _encoder_step(model, data: EncoderExamples, index: torch.Tensor, step: int,
+                  config: EncoderTrainingConfig) -> dict[str, torch.Tensor]:
+    batch = data.mel[index].float()
+    if isinstance(model, models.VQVAE):
+        recon, commitment, _ = model(batch)
+        total, recon_loss, commitment = model.loss(batch, recon, commitment)
+        return {"total": total, "recon": recon_loss, "commitment": commitment}
+    beta = models.cyclical_beta(step, cycle_length=config.beta_cycle_steps, beta_max=config.beta_max)
+    recon, mu, logvar = model(batch)
+    total, recon_loss, kl = model.loss(batch, recon, mu, logvar, beta)
+    parts = {"recon": recon_loss, "kl": kl}
+    if model.aux is not None:
+        head = model.aux(mu)
+        n_classes = len(EFFECT_CLASSES)
+        parts["effect_ce"] = torch.nn.functional.cross_entropy(head[:, :n_classes], data.classes[index])
+        mask = data.mask[index]
+        error = (torch.sigmoid(head[:, n_classes:]) - data.settings[index]) ** 2
+        parts["settings_mse"] = (error * mask).sum() / mask.sum().clamp(min=1)
+        total = total + config.aux_class_weight * parts["effect_ce"] + config.aux_settings_weight * parts[
+            "settings_mse"]
+    return {"total": total, **parts}
 
 
 def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None = None,
@@ -182,7 +232,7 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     run = _run_dir(f"encoder_{config.kind}{'_tiny' if config.tiny else ''}")
     if config.kind == "vae":
-        model = models.BetaVAE(TINY_VAE if config.tiny else models.VAEConfig())
+        model = models.BetaVAE(TINY_VAE if config.tiny else models.VAEConfig(aux_outputs=AUX_OUTPUTS))
     else:
         model = models.VQVAE(TINY_VQ if config.tiny else models.VQVAEConfig())
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -207,14 +257,14 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
         sums: dict[str, float] = {}
         batches = range(0, len(data), config.batch_size)
         for first in tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
-            batch = data[order[first : first + config.batch_size]].float()
-            parts = _encoder_step(model, batch, step, config)
+            index = order[first : first + config.batch_size]
+            parts = _encoder_step(model, data, index, step, config)
             optimizer.zero_grad()
             parts["total"].backward()
             optimizer.step()
             step += 1
             for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(batch)
+                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(index)
         seconds += time.perf_counter() - started
         history = {key: value / len(data) for key, value in sums.items()}
         _append_csv(losses_csv, {"epoch": epoch + 1, "step": step, **history, "seconds": round(seconds, 1)})

@@ -61,3 +61,28 @@ def test_controller_pairs_use_different_segments():
         b = training.random_segment(recording, rng, avoid=a)
         assert abs(a - b) >= training.MIN_SEGMENT_GAP
         assert a >= 0 and b + training.WINDOW <= len(recording.samples)
+
+
+def test_encoder_examples_label_effect_and_settings():
+    recordings = corpus.generated("train", 1)
+    data = training.render_encoder_examples(recordings, 40, np.random.default_rng(3), clean_fraction=0.2)
+    assert data.mel.shape == (40, 256, 256) and len(data) == 40
+    assert (data.classes == 0).any() and (data.classes > 0).any()
+    for i in range(40):
+        name = training.EFFECT_CLASSES[int(data.classes[i])]
+        n = 0 if name == "clean" else training.effects.get(name).n_params
+        assert int(data.mask[i].sum()) == n  # only the applied effect's settings are supervised
+        if n:
+            offset = int(training.SETTINGS_OFFSETS[name])
+            assert data.mask[i, offset : offset + n].all()
+    assert len(training.EFFECT_CLASSES) + training.N_SETTINGS == training.AUX_OUTPUTS
+
+
+def test_semi_supervised_vae_logs_its_auxiliary_losses(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(tmp_path))
+    training.train_encoder(training.EncoderTrainingConfig(kind="vae", tiny=True, epochs=1, examples=32,
+                                                          batch_size=8))
+    row = _losses(tmp_path / "runs" / "encoder_vae_tiny" / "losses.csv")[0]
+    assert float(row["effect_ce"]) > 0 and float(row["settings_mse"]) > 0
+    model, _ = models.load_encoder("vae", models_dir=tmp_path / "models")
+    assert model.aux is not None and model.aux.out_features == training.AUX_OUTPUTS
