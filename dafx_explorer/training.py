@@ -57,7 +57,7 @@ class EncoderTrainingConfig:
     """Settings of ``train-encoder`` (β applies to the β-VAE only)."""
 
     kind: str = "vae"
-    epochs: int = 4
+    epochs: int = 10
     examples: int = 6000
     batch_size: int = 32
     learning_rate: float = 1e-3
