@@ -12,12 +12,16 @@ settings off pairs whose contents differ, so for candidate settings ``p`` it com
 what the controller reads off ``(input, f(input, p))`` with what it reads off
 ``(input, reference)``::
 
-    J(p) = mean((C(z_x, E(f(x, p))) - C(z_x, z_ref))²)
+    J(p) = mean((C(z_x, E(f(x, p))) - C(z_x, z_ref))²) + λ · mean((p - p̂)²)
 
-Minimizing ``J`` inverts the controller's own systematic errors (such as regression toward
-the middle of a range) on this very input. The search starts from the prediction and
-returns the best settings it evaluated, the prediction included, so it never returns
-settings worse than its start on ``J``.
+Minimizing the first term inverts the controller's own systematic errors (such as
+regression toward the middle of a range) on this very input. The controller is not
+injective — many settings read alike — so the second term (a trust region around the
+prediction ``p̂``, weight ``λ`` = :data:`ANCHOR_WEIGHT`) keeps the search from wandering to
+settings that merely read alike: without it, refinement made matches worse (overdrive's
+MRSTFT doubled on held-out pairs). The search starts from the prediction and returns the
+best settings it evaluated, the prediction included, so it never returns settings worse
+than its start on ``J``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from dafx_explorer.settings import SAMPLE_RATE
 Progress = Callable[[float, str], None]
 POPULATION = 8
 """Candidates per CMA-ES generation."""
+ANCHOR_WEIGHT = 1.0
+"""Weight λ of the refinement's trust region around the controller's prediction."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class ControllerObjective:
         self.z_input = z[:1]
         with torch.no_grad():
             self.target = bundle.controller(z[:1], z[1:])
+        self.prediction = self.target.numpy()[0].astype(np.float64)
 
     def __call__(self, candidates: np.ndarray) -> np.ndarray:
         """Objective values (n,) for candidate settings (n, n_params)."""
@@ -121,13 +128,14 @@ class ControllerObjective:
         z = embed(self.bundle.encoder, rendered)
         with torch.no_grad():
             read = self.bundle.controller(self.z_input.expand(len(z), -1), z)
-        return torch.mean((read - self.target) ** 2, dim=1).numpy().astype(np.float64)
+        consistency = torch.mean((read - self.target) ** 2, dim=1).numpy().astype(np.float64)
+        return consistency + ANCHOR_WEIGHT * np.mean((candidates - self.prediction) ** 2, axis=1)
 
 
 def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, seconds: float,
            seed: int = 0, sigma: float = 0.15, progress: Progress | None = None) -> tuple[np.ndarray, float, float]:
-    """CMA-ES in [0, 1]^n from ``start`` for about ``seconds`` s (a generation is never begun when it
-    would likely overrun the budget).
+    """CMA-ES in [0, 1]^n from ``start`` for about ``seconds`` s: the first generation (which also
+    scores the start) always runs, a later one only when it would likely end within the budget.
 
     Returns
     -------
@@ -137,20 +145,20 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
 
     begun = time.perf_counter()
     start = np.clip(np.asarray(start, dtype=np.float64), 0.0, 1.0)
-    start_value = float(objective(start[None, :])[0])
-    best, best_value = start.copy(), start_value
     options = {"bounds": [0.0, 1.0], "seed": seed + 1, "verbose": -9, "popsize": POPULATION}
     strategy = cma.CMAEvolutionStrategy(start.tolist(), sigma, options)
-    generation_seconds = POPULATION * (time.perf_counter() - begun)  # until a generation is timed
-    while True:
-        elapsed = time.perf_counter() - begun
-        if elapsed + generation_seconds > seconds:
-            break
+    best, start_value, best_value, generation_seconds = start.copy(), None, np.inf, 0.0
+    while start_value is None or time.perf_counter() - begun + generation_seconds <= seconds:
         tick = time.perf_counter()
         candidates = np.clip(np.array(strategy.ask()), 0.0, 1.0)
-        values = objective(candidates)
+        if start_value is None:  # the start is scored in the first generation's batch
+            values = objective(np.vstack([start[None, :], candidates]))
+            start_value = best_value = float(values[0])
+            values = values[1:]
+        else:
+            values = objective(candidates)
         strategy.tell(list(candidates), values.tolist())
-        generation_seconds = max(time.perf_counter() - tick, 1e-3)
+        generation_seconds = time.perf_counter() - tick
         if values.min() < best_value:
             best, best_value = candidates[int(values.argmin())].copy(), float(values.min())
         if progress is not None:
