@@ -32,6 +32,8 @@ COPY app.py ./
 COPY pages/ pages/
 COPY dafx_explorer/ dafx_explorer/
 COPY precomputed/ precomputed/
+# Files written atomically through temporary files may be private (0600) in the build context.
+RUN chmod -R a+rX /app
 
 USER dafx
 

@@ -147,6 +147,13 @@ def test_app_and_embedded_default_are_copied_and_not_ignored(steps):
     assert dockerignored(".venv/bin/python") and dockerignored("precomputed/runs/encoder_vae/last.pt")
 
 
+def test_copied_files_are_made_readable_for_the_user(steps):
+    keywords = [keyword for keyword, _ in steps]
+    last_copy = len(keywords) - 1 - keywords[::-1].index("COPY")
+    after = [arguments for keyword, arguments in steps[last_copy:keywords.index("USER")] if keyword == "RUN"]
+    assert "chmod -R a+rX /app" in after, "private (0600) files of the build context would be unreadable to the user"
+
+
 def test_install_sh_is_valid_and_refuses_unknown_options(tmp_path):
     subprocess.run(["bash", "-n", str(INSTALL)], check=True)
     result = subprocess.run(["bash", str(INSTALL), "--venv", str(tmp_path / "venv"), "--frobnicate"],
