@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -141,7 +142,9 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
     -------
     (best settings, objective at start, best objective); best is ``start`` unless a candidate beat it.
     """
-    import cma
+    with warnings.catch_warnings():  # cma warns that matplotlib (plots only) is absent
+        warnings.simplefilter("ignore", UserWarning)
+        import cma
 
     begun = time.perf_counter()
     start = np.clip(np.asarray(start, dtype=np.float64), 0.0, 1.0)
