@@ -72,6 +72,22 @@ def in_plot_area(plot: Locator, pixels: np.ndarray, margin: float = 5.0) -> np.n
             & (pixels[:, 1] > top + margin) & (pixels[:, 1] < top + height - margin))
 
 
+# Whether the canvas of an st.dataframe has drawn anything darker than its background.
+TABLE_DRAWN = """table => {
+    const canvas = table.querySelector("canvas[data-testid='data-grid-canvas']");
+    if (!canvas || !canvas.width || !canvas.height) return false;
+    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < pixels.length; i += 4) if (pixels[i] < 128 && pixels[i + 3] > 0) return true;
+    return false;
+}"""
+
+
+def wait_table_drawn(page: Page, table: Locator) -> None:
+    """Wait until an ``st.dataframe`` (drawn lazily on a canvas) shows its cells."""
+    expect(table).to_be_visible()
+    page.wait_for_function(TABLE_DRAWN, arg=table.element_handle())
+
+
 def table_columns(page: Page, table: Locator) -> list[str]:
     """Column names of an ``st.dataframe`` (drawn on a canvas), read from its show/hide-columns menu."""
     table.scroll_into_view_if_needed()

@@ -23,6 +23,7 @@ from streamlit_ui import (
     open_page,
     table_columns,
     trace_pixels,
+    wait_table_drawn,
     wav_from,
 )
 
@@ -61,8 +62,10 @@ def test_latent_controller_click_on_a_point_and_on_empty_space_plays_audio(page,
     expect(players).to_have_count(3)  # the clean clip, the controller's prediction, the true settings
     for i in range(3):
         expect_playable(page, players.nth(i))
+    table = page.get_by_test_id("stDataFrame")
+    wait_table_drawn(page, table)
     screenshot("latent_controller")
-    assert table_columns(page, page.get_by_test_id("stDataFrame")) == ["parameter", "unit", "predicted", "true"]
+    assert table_columns(page, table) == ["parameter", "unit", "predicted", "true"]
     expect_no_exception(page)
 
     # Empty space: the grid position farthest from every point.
@@ -84,19 +87,25 @@ def test_latent_space_shows_every_effect_and_the_domain_colouring(page, server, 
     expect(combined).to_be_visible()
     names = combined.evaluate("gd => gd._fullData.map(trace => trace.name)")
     assert sorted(names) == sorted(store.list_datasets(server.home))
+    combined.scroll_into_view_if_needed()
+    screenshot("latent_space")
     page.get_by_role("tab", name="Domain colouring").click()
     expect(page.get_by_role("heading", name="Parameter pairs, coloured by map position")).to_be_visible()
     expect(page.get_by_test_id("stPlotlyChart").locator(".js-plotly-plot")).to_have_count(4)
     expect_no_exception(page)
-    screenshot("latent_space")
 
 
 def upload_wav() -> dict:
-    """A 3 s stereo 44.1 kHz WAV (plucked-like decaying tones), as Playwright's file payload."""
+    """A 5.5 s stereo 44.1 kHz WAV (an arpeggio of decaying plucked tones), as Playwright's file payload."""
     rate = 44_100
-    t = np.arange(3 * rate) / rate
-    tone = sum(np.sin(2 * np.pi * f * t) * np.exp(-t * (1 + k)) for k, f in enumerate((196.0, 247.0, 294.0)))
-    stereo = 0.3 * np.stack([tone, np.roll(tone, 441)], axis=1)
+    t = np.arange(int(5.5 * rate)) / rate
+    tone = np.zeros_like(t)
+    for k, start in enumerate(np.arange(0.0, 5.5, 0.25)):
+        frequency = (196.0, 247.0, 294.0, 392.0)[k % 4]
+        after = np.clip(t - start, 0.0, None)
+        notes = sum(np.sin(2 * np.pi * h * frequency * after) / h for h in (1, 2, 3, 4))
+        tone += (t >= start) * notes * np.exp(-4.0 * after)
+    stereo = 0.2 * np.stack([tone, np.roll(tone, 441)], axis=1)
     buffer = io.BytesIO()
     sf.write(buffer, stereo.astype(np.float32), rate, format="WAV", subtype="PCM_16")
     return {"name": "my-recording.wav", "mimeType": "audio/wav", "buffer": buffer.getvalue()}
@@ -110,21 +119,23 @@ def test_style_match_with_an_uploaded_input_plays_the_result(page, screenshot):
     uploader = page.locator("input[type=file]")
     expect(uploader).to_have_count(1)
     uploader.set_input_files(files=[upload_wav()])
-    expect(page.get_by_text("3.0 s", exact=True)).to_be_visible()  # decoded: 3 s at 24 kHz
+    expect(page.get_by_text("5.5 s", exact=True)).to_be_visible()  # decoded
     expect(page.get_by_text("Predicted settings", exact=True)).to_be_visible()
     expect(page.get_by_text("Predicted in")).to_be_visible()
     players = page.locator("audio")
     expect(players).to_have_count(3)  # input, reference, result
     uploaded, _ = wav_from(page, players.nth(0))
-    assert uploaded.ndim == 1 and len(uploaded) == 3 * 24_000, "the upload was not converted to 24 kHz mono"
+    assert uploaded.ndim == 1 and len(uploaded) == int(5.5 * 24_000), "the upload was not converted to 24 kHz mono"
     result, _ = wav_from(page, players.nth(2))
     assert len(result) == len(uploaded), "the result is not the input processed whole"
     assert not np.allclose(result, uploaded, atol=1e-3), "the result is the unprocessed input"
     expect_playable(page, players.nth(2))
-    assert table_columns(page, page.get_by_test_id("stDataFrame").first)[:3] == ["parameter", "unit", "predicted"]
-    expect_no_exception(page)
+    table = page.get_by_test_id("stDataFrame").first
+    wait_table_drawn(page, table)
     page.get_by_text("Predicted settings", exact=True).scroll_into_view_if_needed()
     screenshot("style_match")
+    assert table_columns(page, table)[:3] == ["parameter", "unit", "predicted"]
+    expect_no_exception(page)
 
 
 def test_one_mushra_trial_is_answered_and_stored(page, server, screenshot):
