@@ -10,6 +10,7 @@ import soundfile as sf
 from playwright.sync_api import Locator, Page, expect
 
 NONEMPTY = re.compile(r"\S")
+FETCH_ATTEMPTS = 6
 
 # Pixel position (in the viewport) of every point of one trace of a Plotly graph div.
 TRACE_PIXELS = """(gd, curve) => {
@@ -43,13 +44,17 @@ def expect_no_exception(page: Page) -> None:
 def wav_from(page: Page, audio: Locator) -> tuple[np.ndarray, int]:
     """The samples an ``<audio>`` element plays, fetched from its ``src`` the way the browser does
     (once the script run is over: a run in progress may replace the media files)."""
-    wait_idle(page)
-    source = audio.get_attribute("src")
-    assert source, "the audio player has no source"
-    response = page.request.get(source)
-    assert response.ok, f"{source}: HTTP {response.status}"
-    samples, rate = sf.read(io.BytesIO(response.body()), dtype="float32")
-    return samples, rate
+    for attempt in range(FETCH_ATTEMPTS):
+        wait_idle(page)
+        source = audio.get_attribute("src")
+        assert source, "the audio player has no source"
+        response = page.request.get(source)
+        if response.ok:
+            return sf.read(io.BytesIO(response.body()), dtype="float32")
+        # Streamlit drops a run's media files when the next run replaces them; the player's src
+        # catches up a moment after the run ends, so read it again.
+        page.wait_for_timeout(250 * (attempt + 1))
+    raise AssertionError(f"{source}: HTTP {response.status} after {FETCH_ATTEMPTS} attempts")
 
 
 def expect_playable(page: Page, audio: Locator) -> None:
