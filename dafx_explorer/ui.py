@@ -57,6 +57,17 @@ def data_status_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _spectrogram_colours() -> list[list]:
+    """Magma with its darkest colour #000004 made pure black: Streamlit's chart code takes the colours
+    #000001…#000010 for placeholders of its theme and would paint silence in a theme colour."""
+    import plotly.colors
+
+    colours = plotly.colors.sequential.Magma
+    steps = np.linspace(0.0, 1.0, len(colours))
+    return [[float(step), "#000000" if colour == "#000004" else colour] for step, colour in zip(steps, colours,
+                                                                                                 strict=True)]
+
+
 def spectrogram_figure(signals: dict[str, np.ndarray]):
     """Mel spectrograms (the encoder's input: 256 bands, compressed, standardized) side by side,
     one panel per named signal, on a shared colour scale."""
@@ -72,7 +83,8 @@ def spectrogram_figure(signals: dict[str, np.ndarray]):
         figure.add_trace(go.Heatmap(z=image, x=seconds, coloraxis="coloraxis"), row=1, col=column)
         figure.update_xaxes(title_text="time (s)", row=1, col=column)
     figure.update_yaxes(title_text="mel band", row=1, col=1)
-    figure.update_layout(coloraxis={"colorscale": "Magma", "cmin": float(images.min()), "cmax": float(images.max())},
+    figure.update_layout(coloraxis={"colorscale": _spectrogram_colours(), "cmin": float(images.min()),
+                                    "cmax": float(images.max())},
                          height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
     return figure
 

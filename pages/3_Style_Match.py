@@ -139,7 +139,7 @@ if refined is not None:
         st.markdown("**Refined settings**")
         st.audio(ui.wav_bytes(refined.audio), format="audio/wav")
 st.plotly_chart(ui.spectrogram_figure({"input": input_audio, "reference": reference_audio, "result": result.audio}),
-                width="stretch", theme=None)  # Streamlit's theme would replace the figure's colour scale
+                width="stretch")
 
 st.subheader("Export")
 snippet = presets.snippet(effect, result.final_params)
