@@ -193,7 +193,7 @@ def speech(split: str, rng: np.random.Generator, count: int = 60) -> list[Record
     return out
 
 
-def _midi_file(notes: list[tuple[int, int, int, int]], program: int, ticks_per_beat: int = 480) -> bytes:
+def midi_file(notes: list[tuple[int, int, int, int]], program: int, ticks_per_beat: int = 480) -> bytes:
     """A one-track Standard MIDI File; ``notes`` are (start tick, length ticks, pitch, velocity)."""
     events = []
     for start, length, pitch, velocity in notes:
@@ -231,7 +231,7 @@ def fluidsynth(split: str, rng: np.random.Generator, count: int = 40) -> list[Re
                     notes.append((tick, length, root + offset, int(rng.integers(60, 120))))
                 tick += length
             midi, wav = Path(tmp) / f"{index}.mid", Path(tmp) / f"{index}.wav"
-            midi.write_bytes(_midi_file(notes, program))
+            midi.write_bytes(midi_file(notes, program))
             subprocess.run(
                 ["fluidsynth", "-ni", "-g", "0.6", "-r", str(SAMPLE_RATE), "-F", str(wav), str(SOUNDFONT), str(midi)],
                 check=True, capture_output=True, timeout=60,

@@ -1,0 +1,56 @@
+"""The training corpus: a stable held-out split, recordings of one length and level, user folders."""
+
+import numpy as np
+import pytest
+
+from dafx_explorer import audio, corpus, sources
+from dafx_explorer.settings import SAMPLE_RATE
+
+LENGTH = int(corpus.RECORDING_SECONDS * SAMPLE_RATE)
+
+
+def test_held_out_split_is_stable_and_about_one_in_five():
+    names = [f"clip-{i}" for i in range(2000)]
+    held = [corpus.is_held_out(n) for n in names]
+    assert held == [corpus.is_held_out(n) for n in names]
+    assert 0.17 < np.mean(held) < 0.23
+
+
+def test_generated_splits_use_disjoint_seeds():
+    train = {r.name for r in corpus.generated("train", 2)}
+    held = {r.name for r in corpus.generated("eval", 2)}
+    assert not train & held
+    assert all(int(n.rsplit(":", 1)[1]) >= sources.EVAL_SEED_START for n in held)
+    assert all(int(n.rsplit(":", 1)[1]) < sources.EVAL_SEED_START for n in train)
+
+
+def test_recordings_have_one_length_and_level():
+    for recording in corpus.generated("train", 1):
+        assert recording.samples.shape == (LENGTH,) and recording.samples.dtype == np.float32
+        assert np.max(np.abs(recording.samples)) <= 0.99 + 1e-6
+        rms_db = 20 * np.log10(np.sqrt(np.mean(recording.samples.astype(np.float64) ** 2)))
+        assert -26 < rms_db <= -19.9
+
+
+def test_user_folder_is_split_by_file_name(tmp_path):
+    for i in range(12):
+        audio.save(tmp_path / f"take{i}.wav", sources.generate("bass", seed=i, seconds=2.0))
+    (tmp_path / "notes.txt").write_text("not audio")
+    train, held = corpus.folder(tmp_path, "train"), corpus.folder(tmp_path, "eval")
+    assert len(train) + len(held) == 12  # the text file is not audio by suffix and is left out
+    assert {r.name for r in held} == {f"folder:{tmp_path / f'take{i}.wav'}" for i in range(12)
+                                      if corpus.is_held_out(f"take{i}.wav")}
+    assert all(r.samples.shape == (LENGTH,) for r in train + held)  # short takes are looped
+
+
+def test_build_without_system_audio_and_bad_split():
+    recordings = corpus.build("eval", generated_per_kind=1, use_system_audio=False)
+    assert corpus.origins(recordings) == {"generated": len(sources.KINDS)}
+    with pytest.raises(ValueError, match="split"):
+        corpus.build("test")
+
+
+def test_midi_file_is_a_standardmidi_file():
+    data = corpus.midi_file([(0, 480, 60, 100), (480, 480, 64, 90)], program=24)
+    assert data[:4] == b"MThd" and data[14:18] == b"MTrk"
+    assert data.endswith(bytes([0x00, 0xFF, 0x2F, 0x00]))  # end of track
