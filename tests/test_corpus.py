@@ -50,7 +50,7 @@ def test_build_without_system_audio_and_bad_split():
         corpus.build("test")
 
 
-def test_midi_file_is_a_standardmidi_file():
+def test_midi_file_writes_a_standard_midi_file():
     data = corpus.midi_file([(0, 480, 60, 100), (480, 480, 64, 90)], program=24)
     assert data[:4] == b"MThd" and data[14:18] == b"MTrk"
     assert data.endswith(bytes([0x00, 0xFF, 0x2F, 0x00]))  # end of track
