@@ -1,9 +1,13 @@
 """Training the audio encoders and the per-effect controllers.
 
-Encoder (β-VAE or VQ-VAE): renders a set of analysis windows once — random segments of
-the training corpus (:mod:`dafx_explorer.corpus`), each with a random gain and spectral
-tilt, eight in nine passed through one of the eight effects at random settings and one in
-nine left clean — and fits the model to their mel spectrograms for several epochs. The
+Encoder (β-VAE or VQ-VAE): every epoch renders its own fresh set of analysis windows —
+random segments of the training corpus (:mod:`dafx_explorer.corpus`), each with a random
+gain and spectral tilt, eight in nine passed through one of the eight effects at random
+settings and one in nine left clean — and fits the model to their mel spectrograms; the
+next epoch's windows are rendered in a background thread while the current one trains.
+Fresh windows matter: trained for more epochs on one fixed set, the encoder memorized it
+(training losses fell while the controllers built on it did not improve). The learning
+rate decays along a half cosine over the run. The
 β-VAE is semi-supervised: a linear head on its posterior mean must also tell which effect
 was applied (cross-entropy) and at which normalized settings (masked squared error), so the
 embedding keeps what an effect does even where reconstruction alone would blur it (echoes,
@@ -27,7 +31,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +63,16 @@ class EncoderTrainingConfig:
     """Settings of ``train-encoder`` (β applies to the β-VAE only)."""
 
     kind: str = "vae"
-    epochs: int = 10
+    epochs: int = 12
     examples: int = 6000
+    """Windows rendered for each epoch."""
     batch_size: int = 32
     learning_rate: float = 1e-3
     beta_max: float = 1e-3
     beta_cycle_steps: int = 97
     clean_fraction: float = 1 / 9
-    aux_class_weight: float = 0.2
-    aux_settings_weight: float = 2.0
+    aux_class_weight: float = 0.5
+    aux_settings_weight: float = 5.0
     seed: int = 0
     audio_dirs: tuple[str, ...] = ()
     use_system_audio: bool = True
@@ -245,31 +252,38 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
         losses_csv.unlink()
     recordings = training_corpus(config)
     history = _last_row(losses_csv) if first_epoch else {}
-    if first_epoch < config.epochs:
-        started = time.perf_counter()
-        data = render_encoder_examples(recordings, config.examples, np.random.default_rng(config.seed),
+
+    def render(epoch: int) -> EncoderExamples:
+        return render_encoder_examples(recordings, config.examples, np.random.default_rng([config.seed, epoch]),
                                        config.clean_fraction)
-        seconds += time.perf_counter() - started if first_epoch == 0 else 0.0
-    for epoch in range(first_epoch, config.epochs):
-        started = time.perf_counter()
-        order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data)))
-        model.train()
-        sums: dict[str, float] = {}
-        batches = range(0, len(data), config.batch_size)
-        for first in tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
-            index = order[first : first + config.batch_size]
-            parts = _encoder_step(model, data, index, step, config)
-            optimizer.zero_grad()
-            parts["total"].backward()
-            optimizer.step()
-            step += 1
-            for key, value in parts.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(index)
-        seconds += time.perf_counter() - started
-        history = {key: value / len(data) for key, value in sums.items()}
-        _append_csv(losses_csv, {"epoch": epoch + 1, "step": step, **history, "seconds": round(seconds, 1)})
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    "step": step, "seconds": seconds}, checkpoint)
+
+    with ThreadPoolExecutor(max_workers=1) as background:
+        upcoming = background.submit(render, first_epoch) if first_epoch < config.epochs else None
+        for epoch in range(first_epoch, config.epochs):
+            started = time.perf_counter()
+            data = upcoming.result()
+            if epoch + 1 < config.epochs:
+                upcoming = background.submit(render, epoch + 1)
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+            order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data)))
+            model.train()
+            sums: dict[str, float] = {}
+            batches = range(0, len(data), config.batch_size)
+            for first in tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
+                index = order[first : first + config.batch_size]
+                parts = _encoder_step(model, data, index, step, config)
+                optimizer.zero_grad()
+                parts["total"].backward()
+                optimizer.step()
+                step += 1
+                for key, value in parts.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(index)
+            seconds += time.perf_counter() - started
+            history = {key: value / len(data) for key, value in sums.items()}
+            _append_csv(losses_csv, {"epoch": epoch + 1, "step": step, **history, "seconds": round(seconds, 1)})
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                        "step": step, "seconds": seconds}, checkpoint)
     origins = corpus.origins(recordings)
     path = models.save_model(model, out_dir / models.ENCODER_FILES[config.kind], half=True, extra={
         "training": dataclasses.asdict(config), "sources": origins, "final_losses": history,
