@@ -12,6 +12,14 @@ instead of mel bands. Power-law compression (rather than log) is scale-equivaria
 finite and bounded at silence. Both run without gradients (inside ``torch.no_grad``): they
 are inputs to models, not differentiable layers.
 
+Texture statistics
+------------------
+``texture_statistics`` summarizes a mel feature image by what an effect changes regardless
+of the notes played: the long-term spectrum (mean over frames of 64 pooled bands), how much
+each band moves (standard deviation over frames), and the normalized autocorrelation of the
+envelopes of 8 coarse bands at lags of 1 … 47 frames (21 ms … 1 s: echoes, reverb decay,
+modulation). Two segments of one recording through the same effect have similar statistics.
+
 Descriptors
 -----------
 All from the long-term power spectrum: the mean over Hann-windowed frames (``N_FFT`` long,
@@ -184,6 +192,36 @@ def feature_stats(audio: np.ndarray | torch.Tensor, *, linear: bool = False) -> 
     """
     values = _compressed(audio, linear, None).double()
     return float(values.mean()), float(values.std())
+
+
+TEXTURE_BANDS = 64
+TEXTURE_ENVELOPES = 8
+TEXTURE_MAX_LAG = 47
+"""Longest envelope autocorrelation lag in frames (1.0 s at hop 512, 24 kHz)."""
+
+
+def texture_statistics(mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Long-term spectrum, band movement and envelope autocorrelation of feature images.
+
+    Parameters
+    ----------
+    mel : torch.Tensor, shape (B, N_MELS, N_FRAMES)
+        Output of :func:`mel_features`.
+
+    Returns
+    -------
+    mean, std : (B, TEXTURE_BANDS) — per pooled band, mean and standard deviation over frames
+        (feature units).
+    autocorrelation : (B, TEXTURE_ENVELOPES * TEXTURE_MAX_LAG) — per coarse band, the mean-removed
+        envelope's autocorrelation at lags 1 … TEXTURE_MAX_LAG frames divided by its energy.
+    """
+    bands = mel.reshape(mel.shape[0], TEXTURE_BANDS, N_MELS // TEXTURE_BANDS, -1).mean(2)
+    envelopes = bands.reshape(mel.shape[0], TEXTURE_ENVELOPES, TEXTURE_BANDS // TEXTURE_ENVELOPES, -1).mean(2)
+    envelopes = envelopes - envelopes.mean(-1, keepdim=True)
+    energy = (envelopes**2).sum(-1) + 1e-6
+    lags = [(envelopes[..., lag:] * envelopes[..., :-lag]).sum(-1) / energy
+            for lag in range(1, TEXTURE_MAX_LAG + 1)]
+    return bands.mean(-1), bands.std(-1), torch.stack(lags, -1).flatten(1)
 
 
 def _long_term_spectrum(audio: np.ndarray, sr: float) -> tuple[np.ndarray, np.ndarray]:

@@ -191,3 +191,17 @@ def test_descriptors_of_silence_and_short_input_are_finite():
 
 def test_warm_up_runs():
     features.warm_up()
+
+
+def test_texture_statistics_find_an_echo():
+    rng = np.random.default_rng(7)
+    clicks = np.zeros(WINDOW, dtype=np.float32)
+    clicks[rng.choice(WINDOW - 30_000, 12, replace=False)] = 1.0
+    lag_frames = 20
+    echoed = clicks + 0.8 * np.roll(clicks, lag_frames * features.HOP)
+    mean, std, autocorrelation = features.texture_statistics(features.mel_features(np.stack([clicks, echoed])))
+    assert mean.shape == std.shape == (2, features.TEXTURE_BANDS)
+    lags = autocorrelation.reshape(2, features.TEXTURE_ENVELOPES, features.TEXTURE_MAX_LAG)
+    at_echo = lags[:, :, lag_frames - 1].mean(1)
+    assert at_echo[1] > at_echo[0] + 0.2
+    assert int(lags[1].mean(0)[5:].argmax()) + 6 == lag_frames  # strongest lag past the clicks' own decay

@@ -35,9 +35,20 @@ def test_refinement_respects_budget_and_never_worsens(bundle):
     assert 0.8 * 1.5 <= result.refine_seconds <= 1.2 * 1.5
     assert time.perf_counter() - started < 1.5 * 1.2 + 2.0
     assert result.objective_best <= result.objective_start
-    objective = matching.ControllerObjective(effect, x, reference, bundle)
+    objective = matching.TextureObjective(effect, x, reference, result.params)
     start, best = objective(np.stack([result.params, result.refined_params]))
     assert best <= start + 1e-9
+
+
+def test_texture_objective_is_zero_at_the_settings_that_made_the_reference():
+    effect = effects.get("delay")
+    x = sources.generate("drums", seed=1006, seconds=6.0)
+    truth = np.array([0.6, 0.5, 0.7, 0.4])
+    objective = matching.TextureObjective(effect, x, effect.render(x, 24_000, truth), prediction=truth)
+    at_truth, elsewhere, anchored_away = objective(np.stack([truth, [0.1, 0.1, 0.2, 0.9], truth + 0.1]))
+    assert at_truth == pytest.approx(0.0, abs=1e-9)
+    assert elsewhere > 0.01
+    assert anchored_away > at_truth  # the trust region alone separates settings that sound alike
 
 
 def test_refine_returns_start_when_nothing_beats_it():
