@@ -1,8 +1,10 @@
 """``manifest.json``: how every shipped model and dataset was made (command, config, sources,
-library versions, content hashes). Entries are merged, never clobbered, and written atomically."""
+library versions, content hashes). Entries are merged, never clobbered, and written atomically;
+a lock file beside the manifest lets several training or precompute processes record at once."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -61,13 +63,12 @@ def read(path: Path | None = None) -> dict:
 def record(section: str, name: str, entry: dict, path: Path | None = None) -> None:
     """Add or replace one entry of ``section`` ("models" or "datasets"), stamped with time and versions."""
     path = path or get_settings().manifest_path
-    data = read(path)
-    data.setdefault(section, {})[name] = {
-        **entry,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "libraries": library_versions(),
-    }
+    stamped = {**entry, "created": datetime.now(UTC).isoformat(timespec="seconds"), "libraries": library_versions()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(data, tmp, indent=2, sort_keys=True)
-    os.replace(tmp.name, path)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        data = read(path)
+        data.setdefault(section, {})[name] = stamped
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            json.dump(data, tmp, indent=2, sort_keys=True)
+        os.replace(tmp.name, path)
