@@ -23,6 +23,7 @@ from streamlit_ui import (
     open_page,
     table_columns,
     trace_pixels,
+    wait_idle,
     wait_table_drawn,
     wav_from,
 )
@@ -115,6 +116,10 @@ def test_style_match_with_an_uploaded_input_plays_the_result(page, screenshot):
     open_page(page, "/Style_Match", "Style Match")
     input_origin = page.get_by_test_id("stRadio").first
     expect(input_origin).to_be_visible()
+    players = page.locator("audio")
+    expect(players).to_have_count(3)  # the shipped input clip, the reference, the result
+    wait_idle(page)
+    shipped_input_source = players.nth(0).get_attribute("src")
     input_origin.get_by_text("Upload a file", exact=True).click()
     uploader = page.locator("input[type=file]")
     expect(uploader).to_have_count(1)
@@ -122,7 +127,8 @@ def test_style_match_with_an_uploaded_input_plays_the_result(page, screenshot):
     expect(page.get_by_text("5.5 s", exact=True)).to_be_visible()  # decoded
     expect(page.get_by_text("Predicted settings", exact=True)).to_be_visible()
     expect(page.get_by_text("Predicted in")).to_be_visible()
-    players = page.locator("audio")
+    # A player's src catches up a moment after the run that replaced it ends.
+    expect(players.nth(0)).not_to_have_attribute("src", shipped_input_source)
     expect(players).to_have_count(3)  # input, reference, result
     uploaded, _ = wav_from(page, players.nth(0))
     assert uploaded.ndim == 1 and len(uploaded) == int(5.5 * 24_000), "the upload was not converted to 24 kHz mono"
