@@ -128,10 +128,14 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
     report: dict = {"effects": {}, "pairs": pairs, "seed": seed, "refine_seconds": refine_seconds,
                     "sources": corpus.origins(recordings)}
     encoder = None
-    for index, name in enumerate(names):
+    built_in = effects.names()
+    for position, name in enumerate(names):
         effect = effects.get(name)
         bundle = matching.load_models(name, models_dir)
         encoder = bundle.encoder
+        # Each effect's pairs depend on the effect, not on which others run: `--effects delay` repeats
+        # the delay rows of a full run.
+        index = built_in.index(name) if name in built_in else len(built_in) + position
         rng = np.random.default_rng([seed, index])
         report["effects"][name] = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng), rng,
                                                   refine_seconds, bundle)

@@ -92,6 +92,16 @@ def test_evaluate_report_has_every_figure(tiny_home):
     assert "overdrive" in evaluation.format_table(report)
 
 
+def test_an_effect_gets_the_same_held_out_pairs_whichever_others_are_evaluated(tiny_home):
+    def delay_row(names):
+        report = evaluation.evaluate(names, pairs=2, refine_seconds=0.0, use_system_audio=False,
+                                     generated_per_kind=1, models_dir=str(tiny_home / "models"), latent_per_effect=5)
+        return report["effects"]["delay"]
+
+    alone, after_another = delay_row(["delay"]), delay_row(["overdrive", "delay"])
+    assert alone == after_another
+
+
 def test_cli_match_json(tiny_home, tmp_path, capsys):
     from dafx_explorer import audio
 
