@@ -71,8 +71,8 @@ class EncoderTrainingConfig:
     beta_max: float = 1e-3
     beta_cycle_steps: int = 97
     clean_fraction: float = 1 / 9
-    aux_class_weight: float = 0.5
-    aux_settings_weight: float = 5.0
+    aux_class_weight: float = 2.0
+    aux_settings_weight: float = 10.0
     seed: int = 0
     audio_dirs: tuple[str, ...] = ()
     use_system_audio: bool = True
