@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from dafx_explorer import effects
+from dafx_explorer import effects, ui
 from dafx_explorer.settings import REPO_ROOT
 
 APP = REPO_ROOT / "app.py"
@@ -23,3 +23,13 @@ def test_home_page_with_an_empty_data_folder_says_what_is_missing(tmp_path, monk
     assert not app.exception
     status = app.dataframe[0].value
     assert set(status["status"]) == {"missing"}
+
+
+def test_navigation_names_every_page_and_home_links_to_each():
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    links = app.get("page_link")
+    assert [link.proto.page for link in links] == [title.replace(" ", "_") for _, title, _, _ in ui.PAGES]
+    for (script, title, _, _), link in zip(ui.PAGES, links, strict=True):
+        assert (REPO_ROOT / script).is_file() and link.proto.label.startswith(f"**{title}**")
+    app.switch_page("pages/3_Style_Match.py").run()
+    assert not app.exception and app.title[0].value == "Style Match"
