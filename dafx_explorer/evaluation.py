@@ -7,6 +7,10 @@ target. Every condition's settings are applied to ``x`` and compared with the ta
 the multi-resolution STFT distance (:func:`mrstft`): the model's prediction, the refined
 prediction, random settings (the MUSHRA anchor), all-0.5 settings, and the clean input
 itself (identity). Settings errors are mean absolute errors of the normalized settings.
+With 16 pairs these means are noisy, so each effect also gets the standard error of each
+condition's mean and, for the model and the refined model, the ratio of their mean to the
+random anchor's with a 95 % bootstrap interval (pairs resampled together); every pair's
+distances are kept under ``per_pair``.
 
 Latent structure: k-NN effect classification accuracy (5-fold cross-validated, k = 5) of
 embeddings of held-out renderings (eight effects and clean), and per parameter the
@@ -79,7 +83,22 @@ def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Ge
             errors[condition].append(float(np.mean(np.abs(p - pair["params"]))))
         distances["identity"].append(mrstft(pair["input"], pair["target"]))
     return {"mrstft": {c: float(np.mean(v)) for c, v in distances.items()},
-            "param_mae": {c: float(np.mean(v)) for c, v in errors.items()}}
+            "mrstft_sem": {c: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
+                           for c, v in distances.items()},
+            "ratio_to_random": {c: ratio_to_random(distances[c], distances["random"]) for c in ("model", "refined")},
+            "param_mae": {c: float(np.mean(v)) for c, v in errors.items()},
+            "per_pair": [{"source": pair["source"], "mrstft": {c: distances[c][i] for c in CONDITIONS}}
+                         for i, pair in enumerate(pairs)]}
+
+
+def ratio_to_random(distances: list[float], random: list[float], resamples: int = 2000) -> dict:
+    """``mean(distances) / mean(random)`` over the same pairs, with a 95 % bootstrap interval
+    (pairs resampled together, a fixed generator so that reports repeat)."""
+    distances, random = np.asarray(distances), np.asarray(random)
+    picks = np.random.default_rng(0).integers(0, len(distances), size=(resamples, len(distances)))
+    ratios = distances[picks].mean(1) / np.maximum(random[picks].mean(1), 1e-12)
+    return {"ratio": float(distances.mean() / max(random.mean(), 1e-12)),
+            "ci95": [float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))]}
 
 
 def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: int = 60) -> dict:
@@ -126,7 +145,7 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
     recordings = corpus.build("eval", seed=seed, generated_per_kind=generated_per_kind,
                               use_system_audio=use_system_audio)
     report: dict = {"effects": {}, "pairs": pairs, "seed": seed, "refine_seconds": refine_seconds,
-                    "sources": corpus.origins(recordings)}
+                    "sources": corpus.origins(recordings), "per_pair": {}}
     encoder = None
     built_in = effects.names()
     for position, name in enumerate(names):
@@ -137,8 +156,9 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
         # the delay rows of a full run.
         index = built_in.index(name) if name in built_in else len(built_in) + position
         rng = np.random.default_rng([seed, index])
-        report["effects"][name] = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng), rng,
-                                                  refine_seconds, bundle)
+        row = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng), rng, refine_seconds, bundle)
+        report["per_pair"][name] = row.pop("per_pair")
+        report["effects"][name] = row
     if encoder is not None:
         report["latent"] = latent_structure(recordings, encoder, np.random.default_rng([seed, 99]),
                                             per_effect=latent_per_effect)
@@ -147,11 +167,14 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
 
 def format_table(report: dict) -> str:
     """The report as a plain-text table (one row per effect)."""
-    lines = [f"{'effect':<10} " + " ".join(f"{c:>9}" for c in CONDITIONS) + "   MAE model/random/mid"]
+    lines = [f"{'effect':<10} " + " ".join(f"{c:>9}" for c in CONDITIONS)
+             + "   model÷random (95 % CI)   MAE model/random/mid"]
     for name, row in report["effects"].items():
-        m, mae = row["mrstft"], row["param_mae"]
+        m, mae, ratio = row["mrstft"], row["param_mae"], row["ratio_to_random"]["model"]
+        low, high = ratio["ci95"]
         lines.append(f"{name:<10} " + " ".join(f"{m[c]:9.3f}" for c in CONDITIONS)
-                     + f"   {mae['model']:.3f}/{mae['random']:.3f}/{mae['mid']:.3f}")
+                     + f"   {ratio['ratio']:.2f} ({low:.2f}–{high:.2f})"
+                     + f"        {mae['model']:.3f}/{mae['random']:.3f}/{mae['mid']:.3f}")
     if "latent" in report:
         lines.append(f"k-NN effect accuracy: {report['latent']['knn_effect_accuracy']:.3f}")
     return "\n".join(lines)

@@ -213,3 +213,15 @@ def test_results_page_shows_the_objective_evaluation(env):
     assert per_effect.loc[0, "effect"] == "delay" and per_effect.loc[0, "param_mae.random"] == 0.33
     latent = next(f for f in frames if "figure" in f.columns)
     assert latent["value"].tolist() == [0.9, 0.7, 0.5]
+
+
+def test_results_page_shows_the_shipped_evaluation_with_its_intervals(env):
+    shipped = json.loads((REPO_ROOT / "precomputed" / "evaluation.json").read_text())
+    (env / "home" / "evaluation.json").write_text(json.dumps(shipped))
+    at = _results(password="correct horse")
+    assert not at.exception
+    per_effect = next(f.value for f in at.dataframe if "mrstft.model" in f.value.columns).set_index("effect")
+    assert list(per_effect.index) == effects.names()
+    assert per_effect.loc["delay", "ratio_to_random.model.ratio"] == shipped["effects"]["delay"][
+        "ratio_to_random"]["model"]["ratio"]
+    assert not any("per_pair" in column for column in per_effect.columns)

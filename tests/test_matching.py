@@ -87,9 +87,25 @@ def test_evaluate_report_has_every_figure(tiny_home):
         assert set(row["mrstft"]) == set(evaluation.CONDITIONS)
         assert set(row["param_mae"]) == {"model", "refined", "random", "mid"}
         assert all(np.isfinite(v) and v >= 0 for v in row["mrstft"].values())
+        assert set(row["mrstft_sem"]) == set(evaluation.CONDITIONS)
+        per_pair = report["per_pair"][name]
+        assert len(per_pair) == 2
+        for condition in evaluation.CONDITIONS:
+            assert np.isclose(np.mean([p["mrstft"][condition] for p in per_pair]), row["mrstft"][condition])
+        ratio = row["ratio_to_random"]["model"]
+        assert np.isclose(ratio["ratio"], row["mrstft"]["model"] / row["mrstft"]["random"])
+        assert ratio["ci95"][0] <= ratio["ci95"][1]
     assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
     assert set(report["latent"]["probe_r2"]["delay"]) == set(effects.get("delay").param_names)
     assert "overdrive" in evaluation.format_table(report)
+
+
+def test_ratio_to_random_has_a_bootstrap_interval_around_it():
+    exact = evaluation.ratio_to_random([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+    assert exact == {"ratio": 0.5, "ci95": [0.5, 0.5]}  # the same ratio on every pair: no spread
+    spread = evaluation.ratio_to_random([1.0, 2.0, 3.0, 4.0] * 4, [2.0] * 16)
+    low, high = spread["ci95"]
+    assert spread["ratio"] == 1.25 and 0.9 < low < 1.25 < high < 1.6
 
 
 def test_an_effect_gets_the_same_held_out_pairs_whichever_others_are_evaluated(tiny_home):
