@@ -221,7 +221,12 @@ def to_mono_24k(samples: np.ndarray, sr: int) -> np.ndarray:
 
 
 def analysis_window(samples: np.ndarray) -> np.ndarray:
-    """The first ``WINDOW`` samples (5.46 s at 24 kHz), zero-padded if the audio is shorter.
+    """The window of a clip that features and models read (``WINDOW`` samples, 5.46 s at 24 kHz).
+
+    Audio shorter than two windows gives its first ``WINDOW`` samples, zero-padded if shorter.
+    A longer clip is cut into consecutive windows and gives the first that is at most
+    ``QUIET_WINDOW_DB`` quieter (RMS) than its loudest, so that a silent or quiet opening is
+    never what is analysed.
 
     Parameters
     ----------
@@ -236,10 +241,20 @@ def analysis_window(samples: np.ndarray) -> np.ndarray:
     audio = _as_signal(samples)
     if audio.ndim != 1:
         raise AudioError(f"expected mono samples of shape (n,), got shape {audio.shape}")
+    count = len(audio) // WINDOW
+    if count >= 2:
+        windows = audio[: count * WINDOW].reshape(count, WINDOW).astype(np.float64)
+        rms = np.sqrt(np.mean(windows**2, axis=1))
+        audible = np.flatnonzero(rms >= rms.max() * 10.0 ** (-QUIET_WINDOW_DB / 20.0))
+        return windows[audible[0] if len(audible) else 0].astype(np.float32)  # none: NaN samples
     window = np.zeros(WINDOW, dtype=np.float32)
     head = audio[:WINDOW]
     window[: len(head)] = head
     return window
+
+
+QUIET_WINDOW_DB = 30.0
+"""A window more than this many dB quieter (RMS) than a clip's loudest is not analysed."""
 
 
 class _MonoResampler:

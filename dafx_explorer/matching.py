@@ -1,8 +1,9 @@
 """Style matching: the settings of an effect that make an input sound like a reference.
 
 The controller predicts normalized settings from the embeddings of the input's and the
-reference's analysis windows (the first ``WINDOW`` samples, zero-padded); the whole input
-is then processed with them.
+reference's analysis windows (:func:`dafx_explorer.audio.analysis_window`: the first
+``WINDOW`` samples, zero-padded, or the first window of a long clip that is not near-silent);
+the whole input is then processed with them.
 
 Refinement (optional, within a time budget) searches around the prediction with CMA-ES.
 The reference's notes differ from the input's, so the objective compares what an effect

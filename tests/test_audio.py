@@ -400,3 +400,14 @@ def test_analysis_window_pads_and_crops():
     np.testing.assert_array_equal(audio.analysis_window(long), long[:WINDOW])
     with pytest.raises(AudioError, match="expected mono"):
         audio.analysis_window(np.zeros((100, 2), np.float32))
+
+
+def test_analysis_window_skips_a_quiet_opening():
+    noise = np.random.default_rng(1).standard_normal(4 * WINDOW).astype(np.float32) * 0.1
+    np.testing.assert_array_equal(audio.analysis_window(noise), noise[:WINDOW])
+    quiet_intro = np.concatenate([noise[: 2 * WINDOW] * 1e-3, noise[: 2 * WINDOW]])  # -60 dB, then loud
+    np.testing.assert_array_equal(audio.analysis_window(quiet_intro), noise[:WINDOW])
+    silent_intro = np.concatenate([np.zeros(WINDOW + 7, np.float32), noise[: WINDOW + 100]])
+    np.testing.assert_array_equal(audio.analysis_window(silent_intro), silent_intro[WINDOW : 2 * WINDOW])
+    softer = np.concatenate([noise[:WINDOW] * 0.1, noise[WINDOW : 2 * WINDOW]])  # -20 dB: still analysed
+    np.testing.assert_array_equal(audio.analysis_window(softer), softer[:WINDOW])

@@ -8,6 +8,7 @@ import pytest
 
 from dafx_explorer import effects, evaluation, matching, sources
 from dafx_explorer.cli import main
+from dafx_explorer.settings import WINDOW
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +25,21 @@ def test_match_processes_the_whole_input(bundle):
     assert result.refined_params is None and result.params.shape == (effect.n_params,)
     np.testing.assert_array_equal(result.audio, effect.render(long_input, 24_000, result.params))
     assert 0 < result.seconds < 5
+
+
+def test_prediction_reads_the_first_window_that_is_not_silent(bundle):
+    effect = effects.get("overdrive")
+    x = sources.generate("guitar", seed=1005, seconds=6.0)
+    clip = sources.generate("guitar", seed=1006, seconds=2 * WINDOW / 24_000)
+    reference = effect.render(clip, 24_000, [0.8, 0.4, 0.6])
+    first, second = (matching.predict(effect, x, part, bundle) for part in reference.reshape(2, WINDOW))
+    np.testing.assert_allclose(matching.predict(effect, x, reference, bundle), first, atol=1e-6)
+    assert not np.allclose(first, second, atol=1e-4)  # the windows do say different things
+    silent_intro = np.concatenate([np.zeros(2 * WINDOW, np.float32), reference])
+    np.testing.assert_allclose(matching.predict(effect, x, silent_intro, bundle), first, atol=1e-6)
+    quiet_input = np.concatenate([x[:WINDOW] * 1e-3, clip[:WINDOW], clip[WINDOW:]])
+    np.testing.assert_allclose(matching.predict(effect, quiet_input, reference, bundle),
+                               matching.predict(effect, clip, reference, bundle), atol=1e-6)
 
 
 def test_refinement_respects_budget_and_never_worsens(bundle):
