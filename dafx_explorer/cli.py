@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--kind", choices=("vae", "vq"), default="vae")
             p.add_argument("--examples", type=int, default=6000, help="training windows rendered per epoch")
             p.add_argument("--batch-size", type=int, default=32)
-            p.add_argument("--epochs", type=int, default=12)
+            p.add_argument("--epochs", type=int, default=24)
         else:
             p.add_argument("--effect", required=True)
             p.add_argument("--pairs", type=int, default=4000, help="(input, target) training pairs")

@@ -78,6 +78,12 @@ class VAEConfig:
         Size of an optional linear head on the posterior mean (0 = none). Training uses it to
         read the applied effect and its settings off the embedding (a semi-supervised β-VAE),
         which keeps effect information in the latent that reconstruction alone would blur away.
+    recon_pool : int
+        The decoder reconstructs the feature image average-pooled by this factor in each
+        direction (1 = full resolution; a power of 2 below ``2**len(channels)``), with one
+        transposed-conv stage fewer per halving. 4 gives a 64×64 target and a decoder with
+        about a sixth of the full one's arithmetic: the embedding is for what an effect does,
+        not for fine detail, and the saved time buys more training windows.
     """
 
     channels: tuple[int, ...] = (16, 32, 64, 128, 128, 128)
@@ -85,12 +91,17 @@ class VAEConfig:
     input_size: tuple[int, int] = (256, 256)
     negative_slope: float = 0.2
     aux_outputs: int = 0
+    recon_pool: int = 1
 
     def __post_init__(self) -> None:
         _check_stages("VAEConfig", self.channels, self.input_size)
         if self.latent_dim < 1 or self.aux_outputs < 0:
             raise ModelError(f"VAEConfig needs latent_dim >= 1 and aux_outputs >= 0, got {self.latent_dim}, "
                              f"{self.aux_outputs}")
+        pool = self.recon_pool
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1 or pool & (pool - 1) \
+                or pool >= 2 ** len(self.channels):
+            raise ModelError(f"VAEConfig.recon_pool must be a power of 2 below 2**{len(self.channels)}, got {pool!r}")
 
 
 @dataclass(frozen=True)
@@ -236,8 +247,12 @@ class _EvalMode:
 
 
 def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per feature element (feature units²) between ``x`` and ``recon``."""
-    return F.mse_loss(recon, x.to(recon.dtype).to(recon.device))
+    """Mean squared error per element (feature units²) between ``recon`` and ``x`` average-pooled
+    to ``recon``'s size (unpooled where the sizes match)."""
+    x = x.to(recon.dtype).to(recon.device)
+    if x.shape[-2:] != recon.shape[-2:]:
+        x = F.adaptive_avg_pool2d(x.unsqueeze(1), recon.shape[-2:]).squeeze(1)
+    return F.mse_loss(recon, x)
 
 
 # --------------------------------------------------------------------------- β-VAE
@@ -288,7 +303,7 @@ class BetaVAE(nn.Module):
     """Convolutional β-VAE over standardized feature images.
 
     ``forward(x)`` with ``x`` of shape ``(B, H, W)`` returns ``(recon, mu, logvar)``: the
-    reconstruction ``(B, H, W)`` and the posterior mean and log-variance ``(B, latent_dim)``.
+    reconstruction ``(B, H / recon_pool, W / recon_pool)`` and the posterior mean and log-variance ``(B, latent_dim)``.
     In training mode the decoder sees a reparameterized sample, in eval mode the mean.
     """
 
@@ -304,7 +319,8 @@ class BetaVAE(nn.Module):
         self.encoder = _conv_encoder(cfg.channels, cfg.negative_slope)
         self.to_posterior = nn.Linear(flat, 2 * cfg.latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(cfg.latent_dim, flat), nn.LeakyReLU(cfg.negative_slope))
-        self.decoder = _conv_decoder(cfg.channels[-1], cfg.channels, cfg.negative_slope)
+        self.decoder = _conv_decoder(cfg.channels[-1], cfg.channels[cfg.recon_pool.bit_length() - 1:],
+                                     cfg.negative_slope)
         self.aux = nn.Linear(cfg.latent_dim, cfg.aux_outputs) if cfg.aux_outputs else None
 
     @property
@@ -318,7 +334,7 @@ class BetaVAE(nn.Module):
         return mu, logvar.clamp(-30.0, 20.0)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Feature images ``(B, H, W)`` from latents ``(B, latent_dim)``."""
+        """Feature images ``(B, H / recon_pool, W / recon_pool)`` from latents ``(B, latent_dim)``."""
         h = self.from_latent(z).view(-1, self.config.channels[-1], *self.map_size)
         return self.decoder(h).squeeze(1)
 

@@ -78,6 +78,18 @@ def test_default_encoders_map_256x256_features_to_128d():
     assert recon.shape == x.shape and commitment.ndim == 0 and codes.shape == (2, 16, 16)
 
 
+def test_pooled_reconstruction_targets_the_average_pooled_image():
+    torch.manual_seed(3)
+    x = torch.randn(2, 256, 256)
+    model = BetaVAE(VAEConfig(recon_pool=4))
+    recon, mu, logvar = model(x)
+    assert recon.shape == (2, 64, 64) and mu.shape == (2, 128)
+    assert len(model.decoder) < len(BetaVAE().decoder)  # two transposed-conv stages fewer
+    pooled = torch.nn.functional.avg_pool2d(x.unsqueeze(1), 4).squeeze(1)
+    assert BetaVAE.loss(x, pooled, mu, logvar, beta=0.0)[1].item() == pytest.approx(0.0, abs=1e-7)
+    assert BetaVAE.loss(x, pooled + 0.5, mu, logvar, beta=0.0)[1].item() == pytest.approx(0.25)
+
+
 def test_default_models_fit_the_size_budget():
     for model in (BetaVAE(), VQVAE()):
         assert sum(p.numel() for p in model.parameters()) < 2_500_000
@@ -93,6 +105,9 @@ def test_wrong_feature_shape_is_a_model_error():
 def test_bad_configs_are_rejected():
     with pytest.raises(ModelError, match="divisible by 2\\*\\*3"):
         VAEConfig(channels=(4, 4, 4), input_size=(36, 32))
+    for pool in (3, 8, 0):
+        with pytest.raises(ModelError, match="recon_pool must be a power of 2 below 2\\*\\*3"):
+            VAEConfig(channels=(4, 4, 4), input_size=(32, 32), recon_pool=pool)
     with pytest.raises(ModelError, match="pool_size"):
         VQVAEConfig(channels=(4, 4), input_size=(8, 8), pool_size=3)
     with pytest.raises(ModelError, match="n_params"):
