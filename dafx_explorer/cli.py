@@ -105,13 +105,17 @@ def cmd_sources(args) -> int:
     return 0
 
 
+def _given(**options):
+    """The options given on the command line (not None); the others keep the training config's defaults."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def cmd_train_encoder(args) -> int:
     from dafx_explorer import training
 
     config = training.EncoderTrainingConfig(
-        kind=args.kind, epochs=args.epochs, examples=args.examples, batch_size=args.batch_size,
-        seed=args.seed, audio_dirs=tuple(args.audio_dir), use_system_audio=not args.no_system_audio,
-        tiny=args.tiny,
+        kind=args.kind, seed=args.seed, audio_dirs=tuple(args.audio_dir), use_system_audio=not args.no_system_audio,
+        tiny=args.tiny, **_given(epochs=args.epochs, examples=args.examples, batch_size=args.batch_size),
     )
     result = training.train_encoder(config, out_dir=args.out, resume=args.resume)
     if args.json:
@@ -123,8 +127,8 @@ def cmd_train_controller(args) -> int:
     from dafx_explorer import training
 
     config = training.ControllerTrainingConfig(
-        effect=args.effect, pairs=args.pairs, epochs=args.epochs, seed=args.seed,
-        audio_dirs=tuple(args.audio_dir), use_system_audio=not args.no_system_audio, tiny=args.tiny,
+        effect=args.effect, seed=args.seed, audio_dirs=tuple(args.audio_dir),
+        use_system_audio=not args.no_system_audio, tiny=args.tiny, **_given(pairs=args.pairs, epochs=args.epochs),
     )
     result = training.train_controller(config, out_dir=args.out, resume=args.resume)
     if args.json:
@@ -235,13 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=helptext)
         if name == "train-encoder":
             p.add_argument("--kind", choices=("vae", "vq"), default="vae")
-            p.add_argument("--examples", type=int, default=6000, help="training windows rendered per epoch")
-            p.add_argument("--batch-size", type=int, default=32)
-            p.add_argument("--epochs", type=int, default=24)
+            p.add_argument("--examples", type=int,
+                           help="training windows rendered per epoch (default: EncoderTrainingConfig.examples)")
+            p.add_argument("--batch-size", type=int, help="default: EncoderTrainingConfig.batch_size")
+            p.add_argument("--epochs", type=int, help="default: EncoderTrainingConfig.epochs")
         else:
             p.add_argument("--effect", required=True)
-            p.add_argument("--pairs", type=int, default=4000, help="(input, target) training pairs")
-            p.add_argument("--epochs", type=int, default=300)
+            p.add_argument("--pairs", type=int,
+                           help="(input, target) training pairs (default: ControllerTrainingConfig.pairs)")
+            p.add_argument("--epochs", type=int, help="default: ControllerTrainingConfig.epochs")
         p.add_argument("--audio-dir", action="append", default=[], help="extra folder of audio to train on")
         p.add_argument("--no-system-audio", action="store_true",
                        help="do not use Debian's sample packages and espeak-ng even where installed")

@@ -87,3 +87,16 @@ def test_module_entry_point_runs_in_a_subprocess():
                            "--output", "y"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "nope" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_training_options_left_out_keep_the_training_configs_defaults():
+    from dafx_explorer import training
+    from dafx_explorer.cli import _given, build_parser
+
+    args = build_parser().parse_args(["train-encoder"])
+    config = training.EncoderTrainingConfig(**_given(epochs=args.epochs, examples=args.examples,
+                                                     batch_size=args.batch_size))
+    assert config == training.EncoderTrainingConfig()
+    args = build_parser().parse_args(["train-controller", "--effect", "delay", "--pairs", "8000"])
+    config = training.ControllerTrainingConfig(effect="delay", **_given(pairs=args.pairs, epochs=args.epochs))
+    assert (config.pairs, config.epochs) == (8000, training.ControllerTrainingConfig.epochs)
