@@ -172,12 +172,15 @@ class ControllerConfig:
         Widths of the hidden layers (Linear → LayerNorm → LeakyReLU each).
     negative_slope : float
         Slope of the LeakyReLU activations.
+    dropout : float
+        Dropout probability after each hidden activation, in [0, 1); active only in training.
     """
 
     n_params: int
     embedding_dim: int = 128
     hidden: tuple[int, ...] = (512, 256, 128)
     negative_slope: float = 0.01
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_params < 1 or self.embedding_dim < 1:
@@ -185,6 +188,8 @@ class ControllerConfig:
                              f"{self.n_params}, {self.embedding_dim}")
         if any(int(h) < 1 for h in self.hidden):
             raise ModelError(f"ControllerConfig.hidden must be positive ints, got {self.hidden!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ModelError(f"ControllerConfig.dropout must be in [0, 1), got {self.dropout}")
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -510,9 +515,10 @@ class VQVAE(nn.Module):
 class Controller(nn.Module):
     """MLP from the embeddings of an input clip and a target clip to normalized effect settings.
 
-    Hidden layers are Linear → LayerNorm → LeakyReLU with Xavier-uniform weights and zero
-    biases. The output layer's weights start at N(0, 1e-5²) and its bias at logit(0.5) = 0,
-    so an untrained controller predicts 0.5 for every parameter whatever its input.
+    Hidden layers are Linear → LayerNorm → LeakyReLU (→ Dropout when ``config.dropout`` > 0)
+    with Xavier-uniform weights and zero biases. The output layer's weights start at
+    N(0, 1e-5²) and its bias at logit(0.5) = 0, so an untrained controller predicts 0.5 for
+    every parameter whatever its input.
     """
 
     kind = "controller"
@@ -527,6 +533,8 @@ class Controller(nn.Module):
             nn.init.xavier_uniform_(linear.weight)
             nn.init.zeros_(linear.bias)
             layers += [linear, nn.LayerNorm(hidden), nn.LeakyReLU(config.negative_slope)]
+            if config.dropout > 0:
+                layers.append(nn.Dropout(config.dropout))
             width = hidden
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(width, config.n_params)

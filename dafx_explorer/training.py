@@ -89,11 +89,12 @@ class ControllerTrainingConfig:
     """Settings of ``train-controller``."""
 
     effect: str
-    pairs: int = 4000
-    epochs: int = 300
+    pairs: int = 16000
+    epochs: int = 150
     batch_size: int = 256
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
+    dropout: float = 0.3
     validation_fraction: float = 0.1
     seed: int = 0
     audio_dirs: tuple[str, ...] = ()
@@ -399,7 +400,7 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
         rng = np.random.default_rng([config.seed, 1 + effects.names().index(effect.name)])
         z_in, z_target, settings = controller_pairs(effect, encoder, recordings, config.pairs, rng)
         torch.save({"z_in": z_in, "z_target": z_target, "settings": settings}, cache)
-    controller = models.Controller(models.ControllerConfig(n_params=effect.n_params,
+    controller = models.Controller(models.ControllerConfig(n_params=effect.n_params, dropout=config.dropout,
                                                            embedding_dim=encoder.embedding_dim))
     (run / "losses.csv").unlink(missing_ok=True)
     fit = fit_controller(controller, z_in, z_target, settings, config, log=run / "losses.csv")

@@ -112,6 +112,9 @@ def test_bad_configs_are_rejected():
         VQVAEConfig(channels=(4, 4), input_size=(8, 8), pool_size=3)
     with pytest.raises(ModelError, match="n_params"):
         ControllerConfig(n_params=0)
+    for dropout in (-0.1, 1.0):
+        with pytest.raises(ModelError, match="dropout must be in \\[0, 1\\)"):
+            ControllerConfig(n_params=2, dropout=dropout)
 
 
 # --------------------------------------------------------------------------- β-VAE
@@ -239,10 +242,10 @@ def test_vq_straight_through_gradient_reaches_the_encoder():
 # --------------------------------------------------------------------------- controller
 
 
-@pytest.mark.parametrize("scale", [1.0, 1e3])
-def test_untrained_controller_predicts_one_half(scale):
+@pytest.mark.parametrize(("scale", "dropout"), [(1.0, 0.0), (1e3, 0.0), (1.0, 0.3)])
+def test_untrained_controller_predicts_one_half(scale, dropout):
     torch.manual_seed(7)
-    model = Controller(ControllerConfig(n_params=6))
+    model = Controller(ControllerConfig(n_params=6, dropout=dropout))
     z_in = torch.randn(512, 128) * scale
     z_target = torch.randn(512, 128) * scale
     p = model(z_in, z_target)
@@ -267,6 +270,22 @@ def test_controller_layers_and_learning():
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.2 * first
+
+
+def test_controller_dropout_acts_only_in_training_and_survives_a_round_trip(tmp_path):
+    torch.manual_seed(12)
+    model = Controller(ControllerConfig(n_params=3, embedding_dim=8, hidden=(32, 16), dropout=0.5))
+    kinds = [type(layer) for layer in model.hidden]
+    assert kinds == [torch.nn.Linear, torch.nn.LayerNorm, torch.nn.LeakyReLU, torch.nn.Dropout] * 2
+    with torch.no_grad():
+        model.output.weight.normal_()  # as if trained: outputs differ from 0.5
+    z_in, z_target = torch.randn(4, 8), torch.randn(4, 8)
+    assert not torch.equal(model(z_in, z_target), model(z_in, z_target))
+    model.eval()
+    assert torch.equal(model(z_in, z_target), model(z_in, z_target))
+    loaded, meta = load_model(save_model(model, tmp_path / "controller_delay.safetensors"))
+    assert meta["config"]["dropout"] == 0.5 and not loaded.training
+    assert torch.equal(model(z_in, z_target), loaded(z_in, z_target))
 
 
 def test_controller_rejects_mismatched_embeddings():
