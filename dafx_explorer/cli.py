@@ -110,14 +110,30 @@ def _given(**options):
     return {name: value for name, value in options.items() if value is not None}
 
 
-def cmd_train_encoder(args) -> int:
+def encoder_training_config(args):
+    """The ``EncoderTrainingConfig`` that ``train-encoder`` builds from its parsed arguments."""
     from dafx_explorer import training
 
-    config = training.EncoderTrainingConfig(
+    return training.EncoderTrainingConfig(
         kind=args.kind, seed=args.seed, audio_dirs=tuple(args.audio_dir), use_system_audio=not args.no_system_audio,
         tiny=args.tiny, **_given(epochs=args.epochs, examples=args.examples, batch_size=args.batch_size),
     )
-    result = training.train_encoder(config, out_dir=args.out, resume=args.resume)
+
+
+def controller_training_config(args):
+    """The ``ControllerTrainingConfig`` that ``train-controller`` builds from its parsed arguments."""
+    from dafx_explorer import training
+
+    return training.ControllerTrainingConfig(
+        effect=args.effect, seed=args.seed, audio_dirs=tuple(args.audio_dir),
+        use_system_audio=not args.no_system_audio, tiny=args.tiny, **_given(pairs=args.pairs, epochs=args.epochs),
+    )
+
+
+def cmd_train_encoder(args) -> int:
+    from dafx_explorer import training
+
+    result = training.train_encoder(encoder_training_config(args), out_dir=args.out, resume=args.resume)
     if args.json:
         _print_json(result)
     return 0
@@ -126,11 +142,7 @@ def cmd_train_encoder(args) -> int:
 def cmd_train_controller(args) -> int:
     from dafx_explorer import training
 
-    config = training.ControllerTrainingConfig(
-        effect=args.effect, seed=args.seed, audio_dirs=tuple(args.audio_dir),
-        use_system_audio=not args.no_system_audio, tiny=args.tiny, **_given(pairs=args.pairs, epochs=args.epochs),
-    )
-    result = training.train_controller(config, out_dir=args.out, resume=args.resume)
+    result = training.train_controller(controller_training_config(args), out_dir=args.out, resume=args.resume)
     if args.json:
         _print_json(result)
     return 0

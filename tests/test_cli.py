@@ -91,12 +91,11 @@ def test_module_entry_point_runs_in_a_subprocess():
 
 def test_training_options_left_out_keep_the_training_configs_defaults():
     from dafx_explorer import training
-    from dafx_explorer.cli import _given, build_parser
+    from dafx_explorer.cli import build_parser, controller_training_config, encoder_training_config
 
-    args = build_parser().parse_args(["train-encoder"])
-    config = training.EncoderTrainingConfig(**_given(epochs=args.epochs, examples=args.examples,
-                                                     batch_size=args.batch_size))
+    config = encoder_training_config(build_parser().parse_args(["train-encoder"]))
     assert config == training.EncoderTrainingConfig()
     args = build_parser().parse_args(["train-controller", "--effect", "delay", "--pairs", "8000"])
-    config = training.ControllerTrainingConfig(effect="delay", **_given(pairs=args.pairs, epochs=args.epochs))
+    config = controller_training_config(args)
     assert (config.pairs, config.epochs) == (8000, training.ControllerTrainingConfig.epochs)
+    assert config == training.ControllerTrainingConfig(effect="delay", pairs=8000)

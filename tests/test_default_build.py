@@ -1,9 +1,18 @@
 """The build-default plan: every effect trained and precomputed, steps addressable for resuming."""
 
+import dataclasses
+import json
+import shlex
+from pathlib import Path
+
 import pytest
 
-from dafx_explorer import default_build, effects
-from dafx_explorer.cli import build_parser
+from dafx_explorer import default_build, effects, manifest
+from dafx_explorer.cli import build_parser, controller_training_config, encoder_training_config
+
+PRECOMPUTED = Path(__file__).resolve().parents[1] / "precomputed"
+VAE_ONLY = {"beta_max", "beta_cycle_steps", "aux_class_weight", "aux_settings_weight", "recon_pool"}
+"""``EncoderTrainingConfig`` fields that training the VQ-VAE does not read (the β-VAE's loss and decoder)."""
 
 
 def test_plan_covers_every_effect_in_dependency_order():
@@ -28,3 +37,25 @@ def test_first_step_by_number_or_name():
     assert plan[default_build.first_step("precompute", plan)][0] == "precompute"
     with pytest.raises(ValueError, match="no step matches"):
         default_build.first_step("dance", plan)
+
+
+def test_shipped_models_are_what_the_build_steps_make_with_todays_defaults():
+    """Each shipped model's manifest entry names a build step, and that step with the current
+    training defaults gives the recorded config: a changed default without a rebuild fails here."""
+    shipped = json.loads((PRECOMPUTED / "manifest.json").read_text())["models"]
+    plan = [" ".join(step) for step in default_build.steps()]
+    config_of = {"train-encoder": encoder_training_config, "train-controller": controller_training_config}
+    encoder_sha = manifest.file_sha256(PRECOMPUTED / "models" / "encoder_vae.safetensors")
+    assert {"encoder_vae", "encoder_vq", *(f"controller_{name}" for name in effects.names())} <= set(shipped)
+    for name, entry in shipped.items():
+        words = shlex.split(entry["command"])[3:]  # after "python -m dafx_explorer"
+        step = [word for word in words if word not in ("--json", "--resume")]
+        assert " ".join(step) in plan, name
+        config = json.loads(json.dumps(dataclasses.asdict(config_of[step[0]](build_parser().parse_args(step)))))
+        recorded = entry["config"]
+        if config.get("kind") == "vq":
+            config, recorded = ({k: v for k, v in c.items() if k not in VAE_ONLY} for c in (config, recorded))
+        assert config == recorded, name
+        assert manifest.file_sha256(PRECOMPUTED / "models" / entry["file"]) == entry["sha256"], name
+        if name.startswith("controller_"):
+            assert entry["encoder_sha256"] == encoder_sha, name
