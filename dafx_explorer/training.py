@@ -390,6 +390,9 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     encoder, encoder_meta = models.load_encoder("vae", models_dir=out_dir)
     encoder_hash = manifest.file_sha256(out_dir / models.ENCODER_FILES["vae"])
+    # built first, so that a bad architecture setting fails before minutes of rendering pairs
+    controller = models.Controller(models.ControllerConfig(n_params=effect.n_params, dropout=config.dropout,
+                                                           embedding_dim=encoder.embedding_dim))
     run = _run_dir(f"controller_{effect.name}{'_tiny' if config.tiny else ''}")
     cache = run / f"pairs_{encoder_hash[:12]}_{config.pairs}_{config.seed}.pt"
     started = time.perf_counter()
@@ -400,8 +403,6 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
         rng = np.random.default_rng([config.seed, 1 + effects.names().index(effect.name)])
         z_in, z_target, settings = controller_pairs(effect, encoder, recordings, config.pairs, rng)
         torch.save({"z_in": z_in, "z_target": z_target, "settings": settings}, cache)
-    controller = models.Controller(models.ControllerConfig(n_params=effect.n_params, dropout=config.dropout,
-                                                           embedding_dim=encoder.embedding_dim))
     (run / "losses.csv").unlink(missing_ok=True)
     fit = fit_controller(controller, z_in, z_target, settings, config, log=run / "losses.csv")
     seconds = time.perf_counter() - started

@@ -86,3 +86,10 @@ def test_semi_supervised_vae_logs_its_auxiliary_losses(tmp_path, monkeypatch):
     assert float(row["effect_ce"]) > 0 and float(row["settings_mse"]) > 0
     model, _ = models.load_encoder("vae", models_dir=tmp_path / "models")
     assert model.aux is not None and model.aux.out_features == training.AUX_OUTPUTS
+
+
+def test_bad_controller_config_fails_before_rendering_pairs(tiny_home):
+    config = training.ControllerTrainingConfig(effect="delay", tiny=True, pairs=32, epochs=1, dropout=1.0)
+    with pytest.raises(models.ModelError, match="dropout"):
+        training.train_controller(config)
+    assert not list((tiny_home / "runs" / "controller_delay_tiny").glob("pairs_*_32_*.pt"))
