@@ -265,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="do not use Debian's sample packages and espeak-ng even where installed")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", help="models folder (default: the data folder's models/)")
-        p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+        p.add_argument("--resume", action="store_true",
+                       help="continue from the last checkpoint" if name == "train-encoder" else
+                       "reuse the cached training pairs of this encoder and seed, rendering only those missing")
         p.add_argument("--tiny", action="store_true", help="tiny model and data (tests, smoke runs)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)

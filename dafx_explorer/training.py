@@ -311,6 +311,16 @@ def embed_windows(encoder: torch.nn.Module, windows: np.ndarray, batch: int = 64
     return torch.cat(out) if out else torch.empty(0, encoder.embedding_dim)
 
 
+def draw_pair(effect: effects.Effect, recordings, rng: np.random.Generator) -> tuple:
+    """What one training pair is made of: (recording, input start, target start, augmentation
+    seed, normalized settings), drawn from ``rng`` in a fixed order."""
+    recording = recordings[rng.integers(len(recordings))]
+    a = random_segment(recording, rng)
+    b = random_segment(recording, rng, avoid=a)
+    chain_seed = int(rng.integers(2**31))
+    return recording, a, b, chain_seed, rng.random(effect.n_params)
+
+
 def controller_pairs(effect: effects.Effect, encoder: torch.nn.Module, recordings, count: int,
                      rng: np.random.Generator, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``count`` training pairs: (input embeddings, target embeddings, true normalized settings).
@@ -322,19 +332,25 @@ def controller_pairs(effect: effects.Effect, encoder: torch.nn.Module, recording
     for first in tqdm(range(0, count, batch), desc=f"pairs for {effect.name}", unit="batch", leave=False):
         inputs, targets = [], []
         for _ in range(min(batch, count - first)):
-            recording = recordings[rng.integers(len(recordings))]
-            a = random_segment(recording, rng)
-            b = random_segment(recording, rng, avoid=a)
-            chain_seed = int(rng.integers(2**31))
+            recording, a, b, chain_seed, p = draw_pair(effect, recordings, rng)
             x = augment(window_at(recording, a), np.random.default_rng(chain_seed))
             y_clean = augment(window_at(recording, b), np.random.default_rng(chain_seed))
-            p = rng.random(effect.n_params)
             inputs.append(x)
             targets.append(effect.render(y_clean, SAMPLE_RATE, p))
             settings.append(p)
         z_in.append(embed_windows(encoder, np.stack(inputs)))
         z_target.append(embed_windows(encoder, np.stack(targets)))
     return torch.cat(z_in), torch.cat(z_target), torch.as_tensor(np.array(settings), dtype=torch.float32)
+
+
+def _largest_cached_pairs(run: Path, encoder_hash: str, seed: int) -> dict[str, torch.Tensor] | None:
+    """The largest cached pair set of this encoder and seed in ``run`` (None when there is none)."""
+    counts = {}
+    for path in run.glob(f"pairs_{encoder_hash[:12]}_*_{seed}.pt"):
+        count = path.stem.split("_")[2]
+        if count.isdigit():
+            counts[int(count)] = path
+    return torch.load(counts[max(counts)], weights_only=True) if counts else None
 
 
 def fit_controller(controller: models.Controller, z_in, z_target, settings, config: ControllerTrainingConfig,
@@ -382,8 +398,10 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
                      resume: bool = False) -> dict:
     """Train one effect's controller on the β-VAE embeddings; write ``controller_{effect}.safetensors``.
 
-    ``resume`` reuses the cached training pairs of an earlier run with the same config and
-    encoder (rendering and embedding the pairs is most of the cost).
+    ``resume`` reuses the training pairs cached by earlier runs with the same encoder and seed
+    (rendering and embedding the pairs is most of the cost): a larger set gives its first
+    ``config.pairs``, a smaller one is extended by rendering only the pairs it lacks (the same
+    settings and audio as one run; embeddings equal up to float rounding of other batch sizes).
     """
     effect = effects.get(config.effect)
     torch.manual_seed(config.seed)
@@ -394,15 +412,22 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
     controller = models.Controller(models.ControllerConfig(n_params=effect.n_params, dropout=config.dropout,
                                                            embedding_dim=encoder.embedding_dim))
     run = _run_dir(f"controller_{effect.name}{'_tiny' if config.tiny else ''}")
-    cache = run / f"pairs_{encoder_hash[:12]}_{config.pairs}_{config.seed}.pt"
     started = time.perf_counter()
     recordings = training_corpus(config)
-    if resume and cache.exists():
-        z_in, z_target, settings = torch.load(cache, weights_only=True).values()
-    else:
+    # Pairs are drawn in sequence from one seeded generator, so the first n pairs of any cached
+    # set are those a run of n pairs makes: --resume takes what it can and renders the rest.
+    cached = _largest_cached_pairs(run, encoder_hash, config.seed) if resume else None
+    have = min(len(cached["settings"]), config.pairs) if cached else 0
+    pairs = {key: value[:have] for key, value in cached.items()} if cached else {}
+    if have < config.pairs:
         rng = np.random.default_rng([config.seed, 1 + effects.names().index(effect.name)])
-        z_in, z_target, settings = controller_pairs(effect, encoder, recordings, config.pairs, rng)
-        torch.save({"z_in": z_in, "z_target": z_target, "settings": settings}, cache)
+        for _ in range(have):
+            draw_pair(effect, recordings, rng)
+        rendered = controller_pairs(effect, encoder, recordings, config.pairs - have, rng)
+        pairs = {key: torch.cat([pairs[key], part]) if have else part
+                 for key, part in zip(("z_in", "z_target", "settings"), rendered, strict=True)}
+        torch.save(pairs, run / f"pairs_{encoder_hash[:12]}_{config.pairs}_{config.seed}.pt")
+    z_in, z_target, settings = pairs["z_in"], pairs["z_target"], pairs["settings"]
     (run / "losses.csv").unlink(missing_ok=True)
     fit = fit_controller(controller, z_in, z_target, settings, config, log=run / "losses.csv")
     seconds = time.perf_counter() - started

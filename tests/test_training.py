@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -93,3 +94,32 @@ def test_bad_controller_config_fails_before_rendering_pairs(tiny_home):
     with pytest.raises(models.ModelError, match="dropout"):
         training.train_controller(config)
     assert not list((tiny_home / "runs" / "controller_delay_tiny").glob("pairs_*_32_*.pt"))
+
+
+def test_resume_extends_or_cuts_cached_pairs_to_what_one_run_makes(tiny_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    for path in (tiny_home / "models").glob("encoder_vae.*"):
+        shutil.copy(path, tmp_path / "models")
+    rendered = []
+    render = training.controller_pairs
+
+    def counting_render(effect, encoder, recordings, count, rng):
+        rendered.append(count)
+        return render(effect, encoder, recordings, count, rng)
+
+    monkeypatch.setattr(training, "controller_pairs", counting_render)
+    config = training.ControllerTrainingConfig(effect="ringmod", tiny=True, pairs=64, epochs=1)
+    training.train_controller(config)
+    training.train_controller(training.ControllerTrainingConfig(**{**config.__dict__, "pairs": 160}), resume=True)
+    training.train_controller(training.ControllerTrainingConfig(**{**config.__dict__, "pairs": 96}), resume=True)
+    assert rendered == [64, 96]  # the extension rendered only the pairs it lacked; the cut rendered none
+    extended = torch.load(next((tmp_path / "runs" / "controller_ringmod_tiny").glob("pairs_*_160_0.pt")),
+                          weights_only=True)
+    encoder, _ = models.load_encoder("vae", models_dir=tmp_path / "models")
+    effect = training.effects.get("ringmod")
+    one_run = render(effect, encoder, training.training_corpus(config), 160,
+                     np.random.default_rng([0, 1 + training.effects.names().index("ringmod")]))
+    assert torch.equal(extended["settings"], one_run[2])
+    torch.testing.assert_close(extended["z_in"], one_run[0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(extended["z_target"], one_run[1], atol=1e-4, rtol=0)
