@@ -166,8 +166,11 @@ def wesnoth(split: str, rng: np.random.Generator, per_track: int = 3) -> list[Re
         if is_held_out(path.stem) != (split == "eval"):
             continue
         duration = sf.info(str(path)).duration
+        slack = max(duration - RECORDING_SECONDS, 0.0)
+        margin = min(5.0, slack / 2)  # skip up to 5 s of intro and outro, as far as the track allows
         for index in range(per_track):
-            start = float(rng.uniform(5.0, max(duration - RECORDING_SECONDS - 5.0, 5.5)))
+            # one draw per segment whatever the track's length, so later tracks and sources keep theirs
+            start = float(rng.uniform(margin, max(slack - margin, margin)))
             samples = _read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
             out.append(_make(f"wesnoth:{path.stem}:{index}", "wesnoth", samples))
     return out

@@ -54,3 +54,24 @@ def test_midi_file_writes_a_standard_midi_file():
     data = corpus.midi_file([(0, 480, 60, 100), (480, 480, 64, 90)], program=24)
     assert data[:4] == b"MThd" and data[14:18] == b"MTrk"
     assert data.endswith(bytes([0x00, 0xFF, 0x2F, 0x00]))  # end of track
+
+
+def test_wesnoth_segments_of_short_and_long_tracks(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    names = iter(n for n in (f"track{i}" for i in range(100)) if not corpus.is_held_out(n))
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 60 * SAMPLE_RATE).astype(np.float32)
+    noise[: 5 * SAMPLE_RATE] = noise[-5 * SAMPLE_RATE :] = 0.0  # a silent intro and outro of 5 s
+    long_track = next(names)
+    sf.write(tmp_path / f"{long_track}.ogg", noise, SAMPLE_RATE)
+    for seconds in (3, 14):  # shorter than a recording; longer, but without 5 s to spare at each end
+        sf.write(tmp_path / f"{next(names)}.ogg", noise[5 * SAMPLE_RATE : (5 + seconds) * SAMPLE_RATE], SAMPLE_RATE)
+    monkeypatch.setattr(corpus, "WESNOTH_DIR", tmp_path)
+    for seed in range(20):
+        recordings = corpus.wesnoth("train", np.random.default_rng(seed), per_track=3)
+        assert len(recordings) == 9
+        for recording in recordings:
+            assert recording.samples.shape == (LENGTH,)
+            if long_track in recording.name:  # the silent intro and outro are skipped
+                blocks = recording.samples.reshape(-1, SAMPLE_RATE // 4)
+                assert np.sqrt(np.mean(blocks**2, axis=1)).min() > 0.01
