@@ -38,6 +38,9 @@ RECORDING_SECONDS = 12.0
 
 SONIC_PI_DIR = Path("/usr/share/sonic-pi/samples")
 WESNOTH_DIR = Path("/usr/share/games/wesnoth/1.16/data/core/music")
+SILENCE_RMS = 1e-3
+"""Recordings quieter than this RMS (-60 dBFS) before normalization are left out: raised to
+speech level, a noise floor would train as content."""
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
@@ -100,10 +103,16 @@ def _fit_length(samples: np.ndarray, n: int) -> np.ndarray:
     return np.resize(samples, n).astype(np.float32)
 
 
+def _rms(samples: np.ndarray) -> float:
+    """Root-mean-square level of a signal (full scale 1.0)."""
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+
+
 def _loudness_normalize(samples: np.ndarray, rms_db: float = -20.0) -> np.ndarray:
-    """Scale to a given RMS level (dBFS), keeping the peak at or below 0.99."""
-    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
-    if rms < 1e-6:
+    """Scale to a given RMS level (dBFS), keeping the peak at or below 0.99; a signal quieter
+    than :data:`SILENCE_RMS` is left as it is (and :func:`build` leaves it out)."""
+    rms = _rms(samples)
+    if rms < SILENCE_RMS:
         return samples
     gain = min(10 ** (rms_db / 20) / rms, 0.99 / max(float(np.max(np.abs(samples))), 1e-9))
     return (samples * gain).astype(np.float32)
@@ -266,7 +275,7 @@ def build(split: str, *, seed: int = 0, generated_per_kind: int = 12, audio_dirs
         recordings += fluidsynth(split, rng, count=max(1, int(40 * scale)))
     for path in audio_dirs:
         recordings += folder(path, split)
-    return [r for r in recordings if np.max(np.abs(r.samples)) > 1e-4]
+    return [r for r in recordings if _rms(r.samples) >= SILENCE_RMS]
 
 
 def origins(recordings: list[Recording]) -> dict[str, int]:

@@ -75,3 +75,13 @@ def test_wesnoth_segments_of_short_and_long_tracks(tmp_path, monkeypatch):
             if long_track in recording.name:  # the silent intro and outro are skipped
                 blocks = recording.samples.reshape(-1, SAMPLE_RATE // 4)
                 assert np.sqrt(np.mean(blocks**2, axis=1)).min() > 0.01
+
+
+def test_build_leaves_out_recordings_that_are_only_a_noise_floor(tmp_path):
+    names = [n for n in (f"take{i}.wav" for i in range(40)) if not corpus.is_held_out(n)][:2]
+    audio.save(tmp_path / names[0], sources.generate("bass", seed=1, seconds=2.0))
+    hiss = np.random.default_rng(0).uniform(-1.0, 1.0, 2 * SAMPLE_RATE) * 3e-5  # about -95 dBFS RMS
+    audio.save(tmp_path / names[1], hiss.astype(np.float32))
+    recordings = corpus.build("train", generated_per_kind=1, use_system_audio=False, audio_dirs=(tmp_path,))
+    folder = [r.name for r in recordings if r.origin == "folder"]
+    assert folder == [f"folder:{tmp_path / names[0]}"]  # the hiss is not raised to speech level and trained on
