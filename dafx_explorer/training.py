@@ -343,10 +343,20 @@ def controller_pairs(effect: effects.Effect, encoder: torch.nn.Module, recording
     return torch.cat(z_in), torch.cat(z_target), torch.as_tensor(np.array(settings), dtype=torch.float32)
 
 
+def pairs_generator(config: ControllerTrainingConfig) -> np.random.Generator:
+    """The seeded generator that draws a controller's training pairs, one :func:`draw_pair` after another."""
+    return np.random.default_rng([config.seed, 1 + effects.names().index(config.effect)])
+
+
+def _pairs_cache_name(encoder_hash: str, count: int | str, seed: int) -> str:
+    """File name of a cached pair set (``count`` "*" gives the glob pattern of every count)."""
+    return f"pairs_{encoder_hash[:12]}_{count}_{seed}.pt"
+
+
 def _largest_cached_pairs(run: Path, encoder_hash: str, seed: int) -> dict[str, torch.Tensor] | None:
     """The largest cached pair set of this encoder and seed in ``run`` (None when there is none)."""
     counts = {}
-    for path in run.glob(f"pairs_{encoder_hash[:12]}_*_{seed}.pt"):
+    for path in run.glob(_pairs_cache_name(encoder_hash, "*", seed)):
         count = path.stem.split("_")[2]
         if count.isdigit():
             counts[int(count)] = path
@@ -420,13 +430,13 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
     have = min(len(cached["settings"]), config.pairs) if cached else 0
     pairs = {key: value[:have] for key, value in cached.items()} if cached else {}
     if have < config.pairs:
-        rng = np.random.default_rng([config.seed, 1 + effects.names().index(effect.name)])
+        rng = pairs_generator(config)
         for _ in range(have):
             draw_pair(effect, recordings, rng)
         rendered = controller_pairs(effect, encoder, recordings, config.pairs - have, rng)
         pairs = {key: torch.cat([pairs[key], part]) if have else part
                  for key, part in zip(("z_in", "z_target", "settings"), rendered, strict=True)}
-        torch.save(pairs, run / f"pairs_{encoder_hash[:12]}_{config.pairs}_{config.seed}.pt")
+        torch.save(pairs, run / _pairs_cache_name(encoder_hash, config.pairs, config.seed))
     z_in, z_target, settings = pairs["z_in"], pairs["z_target"], pairs["settings"]
     (run / "losses.csv").unlink(missing_ok=True)
     fit = fit_controller(controller, z_in, z_target, settings, config, log=run / "losses.csv")

@@ -118,8 +118,7 @@ def test_resume_extends_or_cuts_cached_pairs_to_what_one_run_makes(tiny_home, tm
                           weights_only=True)
     encoder, _ = models.load_encoder("vae", models_dir=tmp_path / "models")
     effect = training.effects.get("ringmod")
-    one_run = render(effect, encoder, training.training_corpus(config), 160,
-                     np.random.default_rng([0, 1 + training.effects.names().index("ringmod")]))
+    one_run = render(effect, encoder, training.training_corpus(config), 160, training.pairs_generator(config))
     assert torch.equal(extended["settings"], one_run[2])
     torch.testing.assert_close(extended["z_in"], one_run[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(extended["z_target"], one_run[1], atol=1e-4, rtol=0)
