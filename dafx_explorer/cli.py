@@ -130,10 +130,24 @@ def controller_training_config(args):
     )
 
 
+def cmd_corpus_export(args) -> int:
+    from dafx_explorer import corpus
+
+    recordings = corpus.build(args.split, seed=args.seed, audio_dirs=tuple(args.audio_dir),
+                              use_system_audio=not args.no_system_audio)
+    index = corpus.export(recordings, args.out, lossy=args.lossy)
+    if args.json:
+        _print_json({"index": str(index), "recordings": len(recordings), "sources": corpus.origins(recordings)})
+    else:
+        print(f"{len(recordings)} recordings -> {index}")
+    return 0
+
+
 def cmd_train_encoder(args) -> int:
     from dafx_explorer import training
 
-    result = training.train_encoder(encoder_training_config(args), out_dir=args.out, resume=args.resume)
+    result = training.train_encoder(encoder_training_config(args), out_dir=args.out, resume=args.resume,
+                                    device=args.device, workers=args.workers, corpus_dir=args.corpus)
     if args.json:
         _print_json(result)
     return 0
@@ -255,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="training windows rendered per epoch (default: EncoderTrainingConfig.examples)")
             p.add_argument("--batch-size", type=int, help="default: EncoderTrainingConfig.batch_size")
             p.add_argument("--epochs", type=int, help="default: EncoderTrainingConfig.epochs")
+            p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                           help="where to train (auto: a CUDA GPU where PyTorch sees one)")
+            p.add_argument("--workers", type=int, default=1,
+                           help="processes rendering training windows (same windows for any number)")
+            p.add_argument("--corpus", help="train on a folder written by corpus-export instead of building the corpus")
         else:
             p.add_argument("--effect", required=True)
             p.add_argument("--pairs", type=int,
@@ -271,6 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--tiny", action="store_true", help="tiny model and data (tests, smoke runs)")
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
+
+    p = commands.add_parser("corpus-export", help="write the training (or held-out) corpus to a folder")
+    p.add_argument("out", help="folder to write (audio files and index.json)")
+    p.add_argument("--split", choices=("train", "eval"), default="train")
+    p.add_argument("--lossy", action="store_true", help="Ogg Vorbis instead of FLAC (about a sixth of the size)")
+    p.add_argument("--audio-dir", action="append", default=[], help="extra folder of audio to include")
+    p.add_argument("--no-system-audio", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_corpus_export)
 
     p = commands.add_parser("precompute", help="build a latent-controller dataset")
     p.add_argument("--effect", help="built-in effect name or path to a .vst3 plugin")

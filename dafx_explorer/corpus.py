@@ -12,6 +12,10 @@ what a model saw):
   ``fluid-soundfont-gm``;
 - ``folder``: any folder of audio files given by the user.
 
+A built split can be written to a folder (:func:`export`, ``python -m dafx_explorer
+corpus-export``) and read back with its names and origins (:func:`load_exported`), so a
+machine without the Debian packages (a lent GPU machine, say) can train on it.
+
 Everything is split once into training and held-out material by a stable hash of each
 recording's name (one in five held out), and generated clips by seed (seeds ≥
 ``sources.EVAL_SEED_START`` are held out), so ``evaluate`` never hears what training heard.
@@ -20,6 +24,7 @@ recording's name (one in five held out), and generated clips by seed (seeds ≥
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import struct
 import subprocess
@@ -31,6 +36,7 @@ import numpy as np
 import soundfile as sf
 
 from dafx_explorer import audio, sources
+from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE
 
 RECORDING_SECONDS = 12.0
@@ -284,3 +290,44 @@ def origins(recordings: list[Recording]) -> dict[str, int]:
     for recording in recordings:
         counts[recording.origin] = counts.get(recording.origin, 0) + 1
     return counts
+
+
+EXPORT_INDEX = "index.json"
+"""The file in an exported corpus folder that lists each recording's name, origin and file."""
+
+
+def export(recordings: list[Recording], folder: Path | str, *, lossy: bool = False) -> Path:
+    """Write recordings to ``folder``: one 24 kHz file each (FLAC, 24-bit; ``lossy``: Ogg
+    Vorbis, about a sixth of the size) and :data:`EXPORT_INDEX`. Returns the index path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    index = []
+    for number, recording in enumerate(recordings):
+        file = f"{number:05d}.{'ogg' if lossy else 'flac'}"
+        if lossy:
+            sf.write(folder / file, recording.samples, SAMPLE_RATE, format="OGG", subtype="VORBIS",
+                     compression_level=0.3)
+        else:
+            sf.write(folder / file, recording.samples, SAMPLE_RATE, format="FLAC", subtype="PCM_24")
+        index.append({"name": recording.name, "origin": recording.origin, "file": file})
+    path = folder / EXPORT_INDEX
+    path.write_text(json.dumps(index, indent=1))
+    return path
+
+
+def load_exported(folder: Path | str) -> list[Recording]:
+    """The recordings of a folder written by :func:`export`, in its order."""
+    path = Path(folder) / EXPORT_INDEX
+    if not path.is_file():
+        raise DataError(f"{folder} is not an exported corpus: it has no {EXPORT_INDEX} "
+                        "(write one with python -m dafx_explorer corpus-export)")
+    recordings = []
+    for item in json.loads(path.read_text()):
+        try:
+            samples, sr = sf.read(Path(folder) / item["file"], dtype="float32")
+        except (sf.LibsndfileError, OSError) as exc:
+            raise DataError(f"cannot read {item['file']} of the exported corpus {folder}: {exc}") from exc
+        if sr != SAMPLE_RATE or samples.ndim != 1:
+            raise DataError(f"{item['file']} in {folder} is not {SAMPLE_RATE} Hz mono")
+        recordings.append(Recording(item["name"], item["origin"], samples))
+    return recordings

@@ -41,9 +41,15 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def machine() -> str:
-    """A one-line description of this machine (processor, cores)."""
-    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores"
+def machine(device=None) -> str:
+    """A one-line description of this machine (processor, cores, and the GPU when ``device``,
+    a ``torch.device``, is a CUDA one)."""
+    text = f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores"
+    if device is not None and device.type == "cuda":
+        import torch
+
+        text += f", {torch.cuda.get_device_name(device)}"
+    return text
 
 
 def command_line() -> str:

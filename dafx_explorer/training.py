@@ -32,11 +32,13 @@ and an entry to the manifest.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import math
+import multiprocessing
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,7 @@ import torch
 from tqdm import tqdm
 
 from dafx_explorer import corpus, effects, features, manifest, models
+from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW, get_settings
 
 EFFECT_CLASSES = ("clean", *effects.names())
@@ -102,8 +105,11 @@ class ControllerTrainingConfig:
     tiny: bool = False
 
 
-def training_corpus(config) -> list[corpus.Recording]:
-    """The training split of the corpus a config asks for (a small one for ``tiny`` runs)."""
+def training_corpus(config, corpus_dir: str | Path | None = None) -> list[corpus.Recording]:
+    """The training split of the corpus a config asks for (a small one for ``tiny`` runs), or
+    the recordings exported to ``corpus_dir`` (:func:`dafx_explorer.corpus.export`)."""
+    if corpus_dir is not None:
+        return corpus.load_exported(corpus_dir)
     if config.tiny:
         return corpus.build("train", seed=config.seed, generated_per_kind=1, use_system_audio=False,
                             audio_dirs=config.audio_dirs)
@@ -153,14 +159,20 @@ class EncoderExamples:
         return len(self.classes)
 
 
+    def to(self, device: torch.device) -> EncoderExamples:
+        """The same examples on ``device``."""
+        return EncoderExamples(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+
+
 def render_encoder_examples(recordings, count: int, rng: np.random.Generator, clean_fraction: float,
-                            batch: int = 64) -> EncoderExamples:
+                            batch: int = 64, progress: bool = True) -> EncoderExamples:
     """``count`` random, augmented windows, eight in nine through a random effect at random settings."""
     names = effects.names()
     mel = torch.empty((count, features.N_MELS, features.N_FRAMES), dtype=torch.float16)
     classes = torch.zeros(count, dtype=torch.long)
     settings = torch.zeros((count, N_SETTINGS))
-    for first in tqdm(range(0, count, batch), desc="rendering examples", unit="batch", leave=False):
+    for first in tqdm(range(0, count, batch), desc="rendering examples", unit="batch", leave=False,
+                      disable=not progress):
         windows = []
         for index in range(first, min(first + batch, count)):
             recording = recordings[rng.integers(len(recordings))]
@@ -179,6 +191,58 @@ def render_encoder_examples(recordings, count: int, rng: np.random.Generator, cl
         offset, n = int(SETTINGS_OFFSETS[name]), effects.get(name).n_params
         mask[classes == EFFECT_CLASSES.index(name), offset : offset + n] = True
     return EncoderExamples(mel, classes, settings, mask)
+
+
+RENDER_CHUNK = 250
+"""Windows per rendering task. Each chunk of an epoch has its own seeded generator, so an
+epoch's windows are the same however many processes render them."""
+
+_worker_recordings: list[corpus.Recording] = []
+
+
+def _start_render_worker(recordings) -> None:
+    global _worker_recordings
+    _worker_recordings = recordings
+    torch.set_num_threads(1)
+
+
+def _render_chunk(job: tuple[int, list[int], float], recordings=None) -> EncoderExamples:
+    count, seed, clean_fraction = job
+    return render_encoder_examples(recordings or _worker_recordings, count, np.random.default_rng(seed),
+                                   clean_fraction, progress=False)
+
+
+def render_epoch(recordings, config: EncoderTrainingConfig, epoch: int,
+                 pool: ProcessPoolExecutor | None = None) -> EncoderExamples:
+    """One epoch's ``config.examples`` windows, in chunks of :data:`RENDER_CHUNK` seeded by
+    (seed, epoch, chunk); rendered by ``pool`` (started by :func:`render_pool`) or here."""
+    jobs = [(min(RENDER_CHUNK, config.examples - first), [config.seed, epoch, number], config.clean_fraction)
+            for number, first in enumerate(range(0, config.examples, RENDER_CHUNK))]
+    parts = list(pool.map(_render_chunk, jobs)) if pool else [_render_chunk(job, recordings) for job in jobs]
+    return EncoderExamples(*(torch.cat([getattr(part, f.name) for part in parts])
+                             for f in dataclasses.fields(EncoderExamples)))
+
+
+def render_pool(recordings, workers: int) -> ProcessPoolExecutor | None:
+    """Processes that render training windows (forked, one thread each); None for ``workers`` ≤ 1."""
+    if workers <= 1:
+        return None
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_start_render_worker, initargs=(recordings,))
+    pool.submit(int).result()  # forks every worker now, before the caller starts CUDA or threads
+    return pool
+
+
+def training_device(name: str = "auto") -> torch.device:
+    """The device to train on: "cpu", "cuda", or "auto" (a CUDA GPU where PyTorch sees one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DafxError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU on this machine; "
+                        "train with --device cpu (or auto)")
+    return torch.device(name)
 
 
 def _run_dir(name: str) -> Path:
@@ -203,8 +267,9 @@ def _last_row(path: Path) -> dict[str, float]:
     return {k: float(v) for k, v in rows[-1].items() if k not in ("epoch", "step", "seconds")} if rows else {}
 
 
-def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    state = torch.load(path, weights_only=True)
+def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     device: torch.device | None = None) -> dict:
+    state = torch.load(path, weights_only=True, map_location=device)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     return state
@@ -233,15 +298,21 @@ def _encoder_step(model, data: EncoderExamples, index: torch.Tensor, step: int,
     return {"total": total, **parts}
 
 
-def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None = None,
-                  resume: bool = False) -> dict:
+def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None = None, resume: bool = False,
+                  device: str = "auto", workers: int = 1, corpus_dir: str | Path | None = None) -> dict:
     """Train an encoder; write ``encoder_{kind}.safetensors`` (+ JSON) and a manifest entry.
 
+    ``device`` is where the model trains (:func:`training_device`); ``workers`` processes render
+    the training windows (one background thread when 1; the windows are the same either way);
+    ``corpus_dir`` trains on an exported corpus instead of building one.
     Returns a summary dict: path, epochs, final losses, wall seconds, corpus origins.
     """
     if config.kind not in ("vae", "vq"):
         raise ValueError(f"encoder kind must be 'vae' or 'vq', got {config.kind!r}")
     torch.manual_seed(config.seed)
+    target = training_device(device)
+    recordings = training_corpus(config, corpus_dir)
+    pool = render_pool(recordings, workers)
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     run = _run_dir(f"encoder_{config.kind}{'_tiny' if config.tiny else ''}")
     if config.kind == "vae":
@@ -249,31 +320,27 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
                                                                              recon_pool=config.recon_pool))
     else:
         model = models.VQVAE(TINY_VQ if config.tiny else models.VQVAEConfig())
+    model.to(target)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     checkpoint, losses_csv = run / "checkpoint.pt", run / "losses.csv"
     first_epoch, step, seconds = 0, 0, 0.0
     if resume and checkpoint.exists():
-        state = _load_checkpoint(checkpoint, model, optimizer)
+        state = _load_checkpoint(checkpoint, model, optimizer, target)
         first_epoch, step, seconds = int(state["epoch"]) + 1, int(state["step"]), float(state["seconds"])
     elif losses_csv.exists():
         losses_csv.unlink()
-    recordings = training_corpus(config)
     history = _last_row(losses_csv) if first_epoch else {}
-
-    def render(epoch: int) -> EncoderExamples:
-        return render_encoder_examples(recordings, config.examples, np.random.default_rng([config.seed, epoch]),
-                                       config.clean_fraction)
-
-    with ThreadPoolExecutor(max_workers=1) as background:
-        upcoming = background.submit(render, first_epoch) if first_epoch < config.epochs else None
+    with ThreadPoolExecutor(max_workers=1) as background, pool or contextlib.nullcontext():
+        upcoming = (background.submit(render_epoch, recordings, config, first_epoch, pool)
+                    if first_epoch < config.epochs else None)
         for epoch in range(first_epoch, config.epochs):
             started = time.perf_counter()
-            data = upcoming.result()
+            data = upcoming.result().to(target)
             if epoch + 1 < config.epochs:
-                upcoming = background.submit(render, epoch + 1)
+                upcoming = background.submit(render_epoch, recordings, config, epoch + 1, pool)
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
-            order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data)))
+            order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data))).to(target)
             model.train()
             sums: dict[str, float] = {}
             batches = range(0, len(data), config.batch_size)
@@ -292,6 +359,7 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                         "step": step, "seconds": seconds}, checkpoint)
     origins = corpus.origins(recordings)
+    model.cpu()
     path = models.save_model(model, out_dir / models.ENCODER_FILES[config.kind], half=True, extra={
         "training": dataclasses.asdict(config), "sources": origins, "final_losses": history,
         "wall_seconds": round(seconds, 1), "steps": step,
@@ -299,7 +367,7 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
     manifest.record("models", path.stem, {
         "file": path.name, "sha256": manifest.file_sha256(path), "command": manifest.command_line(),
         "config": dataclasses.asdict(config), "sources": origins, "wall_seconds": round(seconds, 1),
-        "machine": manifest.machine(), "final_losses": history,
+        "machine": manifest.machine(target), "final_losses": history,
     }, path=out_dir.parent / "manifest.json")
     return {"path": str(path), "epochs": config.epochs, "steps": step, "losses": history,
             "wall_seconds": round(seconds, 1), "sources": origins}

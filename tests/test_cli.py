@@ -99,3 +99,16 @@ def test_training_options_left_out_keep_the_training_configs_defaults():
     config = controller_training_config(args)
     assert (config.pairs, config.epochs) == (8000, training.ControllerTrainingConfig.epochs)
     assert config == training.ControllerTrainingConfig(effect="delay", pairs=8000)
+
+
+def test_corpus_export_then_train_encoder_on_it_with_render_workers(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(tmp_path / "home"))
+    assert main(["corpus-export", str(tmp_path / "corpus"), "--no-system-audio", "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["sources"] == {"generated": exported["recordings"]} and exported["recordings"] > 0
+    args = ["train-encoder", "--tiny", "--epochs", "1", "--examples", "16", "--batch-size", "8", "--workers", "2",
+            "--device", "cpu", "--corpus", str(tmp_path / "corpus"), "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["sources"] == exported["sources"]
+    assert _status(["train-encoder", "--tiny", "--corpus", str(tmp_path / "nowhere")]) == 2
+    assert "not an exported corpus" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from dafx_explorer import audio, corpus, sources
+from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE
 
 LENGTH = int(corpus.RECORDING_SECONDS * SAMPLE_RATE)
@@ -85,3 +86,29 @@ def test_build_leaves_out_recordings_that_are_only_a_noise_floor(tmp_path):
     recordings = corpus.build("train", generated_per_kind=1, use_system_audio=False, audio_dirs=(tmp_path,))
     folder = [r.name for r in recordings if r.origin == "folder"]
     assert folder == [f"folder:{tmp_path / names[0]}"]  # the hiss is not raised to speech level and trained on
+
+
+def test_export_and_load_keep_names_origins_and_samples(tmp_path):
+    recordings = corpus.build("eval", generated_per_kind=1, use_system_audio=False)
+    corpus.export(recordings, tmp_path / "flac")
+    loaded = corpus.load_exported(tmp_path / "flac")
+    assert [(r.name, r.origin) for r in loaded] == [(r.name, r.origin) for r in recordings]
+    for original, copy in zip(recordings, loaded, strict=True):
+        assert copy.samples.dtype == np.float32
+        np.testing.assert_allclose(copy.samples, original.samples, atol=2e-7)  # 24-bit FLAC
+    corpus.export(recordings[:2], tmp_path / "ogg", lossy=True)
+    lossy = corpus.load_exported(tmp_path / "ogg")
+    assert sorted(p.suffix for p in (tmp_path / "ogg").iterdir()) == [".json", ".ogg", ".ogg"]
+    assert [r.name for r in lossy] == [r.name for r in recordings[:2]]
+    assert lossy[0].samples.shape == recordings[0].samples.shape
+    level = np.sqrt(np.mean(recordings[0].samples ** 2))
+    assert np.sqrt(np.mean((lossy[0].samples - recordings[0].samples) ** 2)) < 0.3 * level
+
+
+def test_loading_a_folder_that_is_not_an_exported_corpus_says_so(tmp_path):
+    with pytest.raises(DataError, match="not an exported corpus.*corpus-export"):
+        corpus.load_exported(tmp_path)
+    corpus.export(corpus.generated("eval", 1)[:1], tmp_path)
+    (tmp_path / "00000.flac").write_bytes(b"")
+    with pytest.raises(DataError, match="cannot read 00000.flac"):
+        corpus.load_exported(tmp_path)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dafx_explorer import corpus, manifest, models, training
+from dafx_explorer.errors import DafxError
 
 
 def _losses(path):
@@ -122,3 +123,42 @@ def test_resume_extends_or_cuts_cached_pairs_to_what_one_run_makes(tiny_home, tm
     assert torch.equal(extended["settings"], one_run[2])
     torch.testing.assert_close(extended["z_in"], one_run[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(extended["z_target"], one_run[1], atol=1e-4, rtol=0)
+
+
+def test_an_epochs_windows_do_not_depend_on_how_many_processes_render_them():
+    recordings = corpus.generated("train", 1)
+    config = training.EncoderTrainingConfig(tiny=True, examples=training.RENDER_CHUNK + 20)
+    here = training.render_epoch(recordings, config, 5)
+    pool = training.render_pool(recordings, 2)
+    try:
+        forked = training.render_epoch(recordings, config, 5, pool)
+    finally:
+        pool.shutdown()
+    assert len(here) == config.examples
+    for field in ("mel", "classes", "settings", "mask"):
+        assert torch.equal(getattr(here, field), getattr(forked, field)), field
+    other = training.render_epoch(recordings, config, 6)
+    assert not torch.equal(here.mel, other.mel)  # each epoch renders new windows
+    assert training.render_pool(recordings, 1) is None
+
+
+def test_training_device_choice():
+    assert training.training_device("cpu").type == "cpu"
+    assert training.training_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="'auto', 'cpu' or 'cuda'"):
+        training.training_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DafxError, match="no CUDA GPU"):
+            training.training_device("cuda")
+    assert "cores" in manifest.machine(torch.device("cpu")) and "NVIDIA" not in manifest.machine(torch.device("cpu"))
+
+
+def test_encoder_trains_on_an_exported_corpus_with_render_workers(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(tmp_path / "home"))
+    recordings = corpus.generated("train", 1)[:3]
+    corpus.export(recordings, tmp_path / "corpus")
+    config = training.EncoderTrainingConfig(kind="vae", tiny=True, epochs=1, examples=24, batch_size=8)
+    result = training.train_encoder(config, workers=2, corpus_dir=tmp_path / "corpus", device="cpu")
+    assert result["sources"] == {"generated": 3}
+    entry = json.loads((tmp_path / "home" / "manifest.json").read_text())["models"]["encoder_vae"]
+    assert entry["sources"] == {"generated": 3} and entry["machine"] == manifest.machine()
