@@ -4,7 +4,8 @@ Encoder (β-VAE or VQ-VAE): every epoch renders its own fresh set of analysis wi
 random segments of the training corpus (:mod:`dafx_explorer.corpus`), each with a random
 gain and spectral tilt, eight in nine passed through one of the eight effects at random
 settings and one in nine left clean — and fits the model to their mel spectrograms; the
-next epoch's windows are rendered in a background thread while the current one trains.
+next epoch's windows are rendered in the background (by ``workers`` processes where asked)
+while the current one trains, on the CPU or a CUDA GPU.
 Fresh windows matter: trained for more epochs on one fixed set, the encoder memorized it
 (training losses fell while the controllers built on it did not improve). The learning
 rate decays along a half cosine over the run. The
