@@ -37,7 +37,8 @@ def test_plan_covers_every_effect_in_dependency_order():
     for name in effects.names():
         assert plan.index(f"train-controller --effect {name}") < plan.index(
             f"precompute --effect {name} --points {default_build.PRECOMPUTE_POINTS}")
-    assert plan.index("train-encoder --kind vae") < plan.index("train-controller --effect overdrive")
+    encoder = f"train-encoder --kind vae --epochs {default_build.SHIPPED_ENCODER_EPOCHS}"
+    assert plan.index(encoder) < plan.index("train-controller --effect overdrive")
     assert plan.index("precompute --combined") > max(i for i, s in enumerate(plan) if s.startswith("precompute --eff"))
 
 
