@@ -300,7 +300,10 @@ def export(recordings: list[Recording], folder: Path | str, *, lossy: bool = Fal
     """Write recordings to ``folder``: one 24 kHz file each (FLAC, 24-bit; ``lossy``: Ogg
     Vorbis, about a sixth of the size) and :data:`EXPORT_INDEX`. Returns the index path."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot export the corpus to {folder}: {exc}") from exc
     index = []
     for number, recording in enumerate(recordings):
         file = f"{number:05d}.{'ogg' if lossy else 'flac'}"
@@ -321,13 +324,19 @@ def load_exported(folder: Path | str) -> list[Recording]:
     if not path.is_file():
         raise DataError(f"{folder} is not an exported corpus: it has no {EXPORT_INDEX} "
                         "(write one with python -m dafx_explorer corpus-export)")
+    try:
+        index = [(item["name"], item["origin"], item["file"]) for item in json.loads(path.read_text())]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataError(f"{path} is not a corpus index (a JSON list of name, origin and file): {exc}") from exc
+    if not index:
+        raise DataError(f"the exported corpus {folder} holds no recordings")
     recordings = []
-    for item in json.loads(path.read_text()):
+    for name, origin, file in index:
         try:
-            samples, sr = sf.read(Path(folder) / item["file"], dtype="float32")
+            samples, sr = sf.read(Path(folder) / file, dtype="float32")
         except (sf.LibsndfileError, OSError) as exc:
-            raise DataError(f"cannot read {item['file']} of the exported corpus {folder}: {exc}") from exc
+            raise DataError(f"cannot read {file} of the exported corpus {folder}: {exc}") from exc
         if sr != SAMPLE_RATE or samples.ndim != 1:
-            raise DataError(f"{item['file']} in {folder} is not {SAMPLE_RATE} Hz mono")
-        recordings.append(Recording(item["name"], item["origin"], samples))
+            raise DataError(f"{file} in {folder} is not {SAMPLE_RATE} Hz mono")
+        recordings.append(Recording(name, origin, samples))
     return recordings

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from dafx_explorer import audio, corpus, sources
 from dafx_explorer.errors import DataError
@@ -112,3 +113,15 @@ def test_loading_a_folder_that_is_not_an_exported_corpus_says_so(tmp_path):
     (tmp_path / "00000.flac").write_bytes(b"")
     with pytest.raises(DataError, match="cannot read 00000.flac"):
         corpus.load_exported(tmp_path)
+    sf.write(tmp_path / "00000.flac", np.zeros((100, 2)), 44100)
+    with pytest.raises(DataError, match="not 24000 Hz mono"):
+        corpus.load_exported(tmp_path)
+    for broken in ("{not json", '{"name": "x"}', '[{"name": "x"}]'):
+        (tmp_path / corpus.EXPORT_INDEX).write_text(broken)
+        with pytest.raises(DataError, match="not a corpus index"):
+            corpus.load_exported(tmp_path)
+    (tmp_path / corpus.EXPORT_INDEX).write_text("[]")
+    with pytest.raises(DataError, match="holds no recordings"):
+        corpus.load_exported(tmp_path)
+    with pytest.raises(DataError, match="cannot export the corpus"):
+        corpus.export([], tmp_path / corpus.EXPORT_INDEX)  # a file, not a folder
