@@ -159,7 +159,6 @@ class EncoderExamples:
     def __len__(self) -> int:
         return len(self.classes)
 
-
     def to(self, device: torch.device) -> EncoderExamples:
         """The same examples on ``device``."""
         return EncoderExamples(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
