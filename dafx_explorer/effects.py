@@ -67,6 +67,9 @@ class Param:
         How normalized values spread over the range: evenly, or evenly in ratio.
     default : float
         Default in real units, within the range.
+    echo_time : bool
+        True for the time in seconds between a sound and its repeat; refinement reads it off the
+        reference's echoes (:func:`dafx_explorer.matching.echo_times`).
     """
 
     name: str
@@ -75,6 +78,7 @@ class Param:
     unit: str
     scale: str
     default: float
+    echo_time: bool = False
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -429,7 +433,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             Param("level_db", **level),
         ], "drive, tone and output level", process_overdrive),
         BuiltinEffect("delay", [
-            Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25),
+            Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25, echo_time=True),
             Param("feedback", 0.0, 0.9, "", "linear", 0.4),
             Param("mix", 0.0, 1.0, "", "linear", 0.4),
             Param("tone_hz", 1000.0, 10_000.0, "Hz", "log", 4000.0),

@@ -309,3 +309,42 @@ def warm_up() -> None:
     mel_features(tiny)
     linear_features(tiny)
     brightness(tiny)
+
+
+ONSET_HOP = 48
+"""Frame length and hop of the onset envelope in samples (2 ms at 24 kHz)."""
+
+
+def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
+    """Autocorrelation of the onset envelope of each signal, divided by its value at lag 0.
+
+    The onset envelope is the rise of the log RMS (floored at -80 dBFS) over ``ONSET_HOP``-sample
+    frames (zero where the level falls), mean removed. An echo repeats every onset after its delay, so it shows as a
+    peak at that lag, to a fraction of a 2 ms frame and whatever the notes played.
+
+    Parameters
+    ----------
+    signals : np.ndarray, shape (T,) or (B, T)
+        Mono signal(s) at ``SAMPLE_RATE``.
+
+    Returns
+    -------
+    np.ndarray, shape (B, T // ONSET_HOP)
+        Entry ``[b, i]`` is the autocorrelation at a lag of ``i * ONSET_HOP`` samples.
+    """
+    signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
+    frames = signals.shape[1] // ONSET_HOP
+    power = (signals[:, : frames * ONSET_HOP].reshape(len(signals), frames, ONSET_HOP) ** 2).mean(-1)
+    level = np.log(np.sqrt(power) + 1e-4)
+    rise = np.maximum(np.diff(level, axis=1, prepend=level[:, :1]), 0.0)
+    return autocorrelation(rise)
+
+
+def autocorrelation(rows: np.ndarray) -> np.ndarray:
+    """Autocorrelation of each mean-removed row of ``rows`` (B, N) at lags 0 … N-1, divided by
+    its value at lag 0 (computed with an FFT of twice the length, so without wrap-around)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    rows = rows - rows.mean(1, keepdims=True)
+    spectrum = np.fft.rfft(rows, 2 * rows.shape[1], axis=1)
+    result = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, : rows.shape[1]]
+    return result / np.maximum(result[:, :1], 1e-12)

@@ -205,3 +205,26 @@ def test_texture_statistics_find_an_echo():
     at_echo = lags[:, :, lag_frames - 1].mean(1)
     assert at_echo[1] > at_echo[0] + 0.2
     assert int(lags[1].mean(0)[5:].argmax()) + 6 == lag_frames  # strongest lag past the clicks' own decay
+
+
+def test_autocorrelation_equals_the_direct_sum():
+    rows = np.random.default_rng(3).normal(size=(2, 300))
+    result = features.autocorrelation(rows)
+    centred = rows - rows.mean(1, keepdims=True)
+    for lag in (0, 1, 17, 299):
+        direct = (centred[:, lag:] * centred[:, : 300 - lag]).sum(1) / (centred**2).sum(1)
+        np.testing.assert_allclose(result[:, lag], direct, atol=1e-12)
+
+
+def test_onset_autocorrelation_peaks_at_the_echo_of_irregular_clicks():
+    rng = np.random.default_rng(11)
+    clicks = np.zeros(WINDOW, dtype=np.float32)
+    clicks[rng.choice(WINDOW - 30_000, 15, replace=False)] = 1.0
+    lag_frames = 123  # 246 ms
+    echoed = clicks + 0.5 * np.roll(clicks, lag_frames * features.ONSET_HOP)
+    result = features.onset_autocorrelation(np.stack([clicks, echoed]))
+    assert result.shape == (2, WINDOW // features.ONSET_HOP)
+    np.testing.assert_allclose(result[:, 0], 1.0)
+    assert int(result[1, 5:].argmax()) + 5 == lag_frames
+    assert result[1, lag_frames] > result[0, lag_frames] + 0.2
+    assert np.all(np.isfinite(features.onset_autocorrelation(np.zeros(WINDOW))))  # silence

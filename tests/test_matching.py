@@ -67,6 +67,40 @@ def test_texture_objective_is_zero_at_the_settings_that_made_the_reference():
     assert anchored_away > at_truth  # the trust region alone separates settings that sound alike
 
 
+@pytest.mark.parametrize("kind, seconds", [("drums", 0.0731), ("guitar", 0.2467), ("voice", 0.6123)])
+def test_echo_times_find_the_delay_to_the_sample(kind, seconds):
+    effect = effects.get("delay")
+    truth = effect.params[0].to_normalized(seconds)
+    reference = effect.render(sources.generate(kind, seed=1011, seconds=6.0), 24_000, [truth, 0.3, 0.5, 0.7])
+    times = matching.echo_times(effect, sources.generate(kind, seed=1012, seconds=6.0), reference)
+    assert 1 <= len(times) <= matching.ECHO_CANDIDATES
+    assert times[0] == pytest.approx(seconds, abs=2.5 / 24_000)
+    assert matching.echo_times(effects.get("overdrive"), reference, reference) == []
+
+
+def test_refinement_holds_the_echo_time_it_measured(tiny_home):
+    effect = effects.get("delay")
+    truth = np.array([effect.params[0].to_normalized(0.3311), 0.4, 0.6, 0.5])
+    x = sources.generate("guitar", seed=1013, seconds=6.0)
+    reference = effect.render(sources.generate("guitar", seed=1014, seconds=6.0), 24_000, truth)
+    bundle = matching.load_models("delay", str(tiny_home / "models"))
+    result = matching.match(effect, x, reference, refine_seconds=1.0, bundle=bundle)
+    assert effect.params[0].to_real(result.refined_params[0]) == pytest.approx(0.3311, rel=1e-3)
+    assert result.objective_best <= result.objective_start
+    objective = matching.TextureObjective(effect, x, reference, result.params)
+    start, best = objective(np.stack([result.params, result.refined_params]))
+    assert best <= start + 1e-9
+
+
+def test_refine_keeps_held_parameters():
+    target = np.array([0.8, 0.1, 0.6])
+    best, _, _ = matching.refine(lambda c: np.sum((c - target) ** 2, axis=1), np.full(3, 0.5), seconds=0.3,
+                                 hold=(1,))
+    assert best[1] == 0.5 and abs(best[0] - 0.8) < 0.2
+    with pytest.raises(ValueError, match="not held"):
+        matching.refine(lambda c: c[:, 0], np.full(2, 0.5), seconds=0.1, hold=(0, 1))
+
+
 def test_refine_returns_start_when_nothing_beats_it():
     start = np.array([0.3, 0.7])
 
