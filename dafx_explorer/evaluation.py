@@ -10,7 +10,9 @@ itself (identity). Settings errors are mean absolute errors of the normalized se
 With 16 pairs these means are noisy, so each effect also gets the standard error of each
 condition's mean and, for the model and the refined model, the ratio of their mean to the
 random anchor's with a 95 % bootstrap interval (pairs resampled together); every pair's
-distances are kept under ``per_pair``.
+distances are kept under ``per_pair``. Which setting limits the model is under
+``model_one_true``: per parameter, the model's mean MRSTFT with that one setting replaced by
+the true one.
 
 Latent structure: k-NN effect classification accuracy (5-fold cross-validated, k = 5) of
 embeddings of held-out renderings (eight effects and clean), and per parameter the
@@ -68,11 +70,23 @@ def held_out_pairs(effect: effects.Effect, recordings, count: int, rng: np.rando
     return pairs
 
 
+def one_true_setting(effect: effects.Effect, x: np.ndarray, target: np.ndarray, predicted: np.ndarray,
+                     truth: np.ndarray) -> dict[str, float]:
+    """Per parameter, the MRSTFT of ``f(x, predicted)`` to ``target`` with that one setting set true."""
+    distances = {}
+    for j, name in enumerate(effect.param_names):
+        corrected = np.array(predicted, dtype=np.float64)
+        corrected[j] = truth[j]
+        distances[name] = mrstft(effect.render(x, SAMPLE_RATE, corrected), target)
+    return distances
+
+
 def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, refine_seconds: float,
                     bundle: matching.Models) -> dict:
     """MRSTFT per condition and settings MAE per condition for one effect (means over pairs)."""
     distances = {c: [] for c in CONDITIONS}
     errors = {c: [] for c in ("model", "refined", "random", "mid")}
+    one_true = {name: [] for name in effect.param_names}
     for pair in tqdm(pairs, desc=effect.name, leave=False):
         result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds,
                                 bundle=bundle)
@@ -82,11 +96,15 @@ def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Ge
             distances[condition].append(mrstft(effect.render(pair["input"], SAMPLE_RATE, p), pair["target"]))
             errors[condition].append(float(np.mean(np.abs(p - pair["params"]))))
         distances["identity"].append(mrstft(pair["input"], pair["target"]))
+        for name, distance in one_true_setting(effect, pair["input"], pair["target"], result.params,
+                                               pair["params"]).items():
+            one_true[name].append(distance)
     return {"mrstft": {c: float(np.mean(v)) for c, v in distances.items()},
             "mrstft_sem": {c: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
                            for c, v in distances.items()},
             "ratio_to_random": {c: ratio_to_random(distances[c], distances["random"]) for c in ("model", "refined")},
             "param_mae": {c: float(np.mean(v)) for c, v in errors.items()},
+            "model_one_true": {name: float(np.mean(v)) for name, v in one_true.items()},
             "per_pair": [{"source": pair["source"], "mrstft": {c: distances[c][i] for c in CONDITIONS}}
                          for i, pair in enumerate(pairs)]}
 

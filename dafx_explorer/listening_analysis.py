@@ -209,6 +209,10 @@ def password_matches(entered: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(entered.encode(), expected.encode())
 
 
+ONE_TRUE = "model_one_true"
+"""Key of the evaluation's per-parameter MRSTFT of the model with that one setting true."""
+
+
 def evaluation_tables(report: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     """The objective evaluation (``evaluation.json``, written by ``evaluate``) as tables.
 
@@ -216,9 +220,11 @@ def evaluation_tables(report: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     -------
     dict of str to pandas.DataFrame
         ``"per effect"``: one row per effect, nested figures as columns named by their
-        path (``"mrstft.model"``, ``"param_mae.random"``); ``"latent"`` (when present):
-        columns ``figure``, ``effect``, ``parameter``, ``value``: the k-NN effect accuracy,
-        then each effect's and parameter's linear-probe R².
+        path (``"mrstft.model"``, ``"param_mae.random"``); ``"model with one setting true"``
+        (when present): columns ``effect``, ``parameter``, ``mrstft``: the model's MRSTFT with
+        that one setting replaced by the true one; ``"latent"`` (when present): columns
+        ``figure``, ``effect``, ``parameter``, ``value``: the k-NN effect accuracy, then each
+        effect's and parameter's linear-probe R².
 
     Raises
     ------
@@ -228,9 +234,14 @@ def evaluation_tables(report: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     per_effect = report.get("effects") if isinstance(report, Mapping) else None
     if not isinstance(per_effect, Mapping) or not per_effect:
         raise ValueError("evaluation results must be a JSON object with an 'effects' object of figures per effect")
-    rows = {name: pd.json_normalize(figures, sep=".").iloc[0] for name, figures in per_effect.items()
-            if isinstance(figures, Mapping)}
+    per_effect = {name: figures for name, figures in per_effect.items() if isinstance(figures, Mapping)}
+    rows = {name: pd.json_normalize({k: v for k, v in figures.items() if k != ONE_TRUE}, sep=".").iloc[0]
+            for name, figures in per_effect.items()}
     tables = {"per effect": pd.DataFrame.from_dict(rows, orient="index").rename_axis("effect").reset_index()}
+    one_true = [{"effect": name, "parameter": param, "mrstft": distance} for name, figures in per_effect.items()
+                if isinstance(figures.get(ONE_TRUE), Mapping) for param, distance in figures[ONE_TRUE].items()]
+    if one_true:
+        tables["model with one setting true"] = pd.DataFrame(one_true)
     latent = report.get("latent")
     if isinstance(latent, Mapping):
         rows = [{"figure": "knn_effect_accuracy", "effect": None, "parameter": None,

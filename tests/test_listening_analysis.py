@@ -122,3 +122,13 @@ def test_evaluation_tables_need_figures_per_effect():
     tables = analysis.evaluation_tables({"effects": {"ringmod": {"mrstft": {"model": 0.5}}}})
     assert list(tables) == ["per effect"]
     assert tables["per effect"].to_dict("records") == [{"effect": "ringmod", "mrstft.model": 0.5}]
+
+
+def test_evaluation_tables_give_the_model_with_one_setting_true_its_own_table():
+    report = {"effects": {"ringmod": {"mrstft": {"model": 0.5}, "model_one_true": {"carrier_hz": 0.2, "mix": 0.45}},
+                          "overdrive": {"mrstft": {"model": 0.3}}}}
+    tables = analysis.evaluation_tables(report)
+    assert list(tables["per effect"].columns) == ["effect", "mrstft.model"]
+    assert tables["model with one setting true"].to_dict("records") == [
+        {"effect": "ringmod", "parameter": "carrier_hz", "mrstft": 0.2},
+        {"effect": "ringmod", "parameter": "mix", "mrstft": 0.45}]

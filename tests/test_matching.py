@@ -138,6 +138,8 @@ def test_evaluate_report_has_every_figure(tiny_home):
         assert set(row["param_mae"]) == {"model", "refined", "random", "mid"}
         assert all(np.isfinite(v) and v >= 0 for v in row["mrstft"].values())
         assert set(row["mrstft_sem"]) == set(evaluation.CONDITIONS)
+        assert list(row["model_one_true"]) == list(effects.get(name).param_names)
+        assert all(np.isfinite(v) and v >= 0 for v in row["model_one_true"].values())
         per_pair = report["per_pair"][name]
         assert len(per_pair) == 2
         for condition in evaluation.CONDITIONS:
@@ -148,6 +150,21 @@ def test_evaluate_report_has_every_figure(tiny_home):
     assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
     assert set(report["latent"]["probe_r2"]["delay"]) == set(effects.get("delay").param_names)
     assert "overdrive" in evaluation.format_table(report)
+
+
+def test_one_true_setting_finds_the_setting_that_is_off():
+    effect = effects.get("delay")
+    x = sources.generate("voice", seed=1015, seconds=6.0)
+    truth = np.array([0.4, 0.5, 0.6, 0.5])
+    off_in_time = truth + np.array([0.2, 0.0, 0.0, 0.0])
+    target = effect.render(x, 24_000, truth)
+    distances = evaluation.one_true_setting(effect, x, target, off_in_time, truth)
+    assert list(distances) == list(effect.param_names)
+    assert distances["delay_seconds"] == pytest.approx(0.0, abs=1e-6)
+    model = evaluation.mrstft(effect.render(x, 24_000, off_in_time), target)
+    assert model > 0.1
+    for name in ("feedback", "mix", "tone_hz"):
+        assert distances[name] == pytest.approx(model)
 
 
 def test_ratio_to_random_has_a_bootstrap_interval_around_it():
