@@ -34,6 +34,8 @@ import pedalboard
 from dafx_explorer.errors import AudioError, EffectError
 
 SCALES = ("linear", "log")
+MEASURED_KINDS = ("", "echo time", "carrier")
+"""Values of ``Param.measured``: how refinement reads a setting off a reference (empty: it does not)."""
 
 
 def _finite_array(values, what: str) -> np.ndarray:
@@ -67,9 +69,10 @@ class Param:
         How normalized values spread over the range: evenly, or evenly in ratio.
     default : float
         Default in real units, within the range.
-    echo_time : bool
-        True for the time in seconds between a sound and its repeat; refinement reads it off the
-        reference's echoes (:func:`dafx_explorer.matching.echo_times`).
+    measured : str
+        How refinement reads this setting off a reference instead of searching for it
+        (:data:`dafx_explorer.matching.MEASUREMENTS`): ``"echo time"`` (seconds between a sound
+        and its repeat), ``"carrier"`` (Hz of a ring-modulation carrier), or ``""`` (searched).
     """
 
     name: str
@@ -78,7 +81,7 @@ class Param:
     unit: str
     scale: str
     default: float
-    echo_time: bool = False
+    measured: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -89,6 +92,8 @@ class Param:
             )
         if self.scale not in SCALES:
             raise EffectError(f"parameter {self.name}: scale must be one of {SCALES}, got {self.scale!r}")
+        if self.measured not in MEASURED_KINDS:
+            raise EffectError(f"parameter {self.name}: measured must be one of {MEASURED_KINDS}, got {self.measured!r}")
         if self.scale == "log" and self.minimum <= 0:
             raise EffectError(f"parameter {self.name}: a log scale needs minimum > 0, got {self.minimum}")
         if not self.minimum <= self.default <= self.maximum:
@@ -433,7 +438,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             Param("level_db", **level),
         ], "drive, tone and output level", process_overdrive),
         BuiltinEffect("delay", [
-            Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25, echo_time=True),
+            Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25, measured="echo time"),
             Param("feedback", 0.0, 0.9, "", "linear", 0.4),
             Param("mix", 0.0, 1.0, "", "linear", 0.4),
             Param("tone_hz", 1000.0, 10_000.0, "Hz", "log", 4000.0),
@@ -468,7 +473,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             Param("makeup_db", 0.0, 18.0, "dB", "linear", 6.0),
         ], "compressor with make-up gain", process_dynamics, (run_chain,)),
         BuiltinEffect("ringmod", [
-            Param("carrier_hz", 20.0, 2000.0, "Hz", "log", 200.0),
+            Param("carrier_hz", 20.0, 2000.0, "Hz", "log", 200.0, measured="carrier"),
             Param("mix", 0.0, 1.0, "", "linear", 0.75),
         ], "ring modulator", process_ringmod, ()),
         BuiltinEffect("combo", [

@@ -28,10 +28,12 @@ spectrum toward the reference's, as a match EQ would. The search starts from the
 prediction and returns the best settings it evaluated, the prediction included, so it
 never returns settings worse than its start on ``J``.
 
-Echo times are measured rather than searched (:func:`echo_times`, :func:`echo_start`): the
-MRSTFT of a delay is lost with its echo time a few per cent off, finer than the controller
-reads or the search steps, while the reference's autocorrelation places the echo to the
-sample. Where the measured time lowers ``J``, the search starts from it and holds it.
+Echo times and ring-modulation carriers are measured rather than searched
+(:func:`measured_start`, :data:`MEASUREMENTS`): a few per cent off in either loses most of
+the MRSTFT gained over random settings, which is finer than the controller reads or the
+search steps, while the reference's autocorrelation places an echo to the sample and its
+squared spectrum a carrier to a fraction of a hertz. Where the measured value lowers ``J``,
+the search starts from it and holds it.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.ndimage
 import torch
 
 from dafx_explorer import audio, features, models
-from dafx_explorer.effects import Effect
+from dafx_explorer.effects import Effect, Param
 from dafx_explorer.errors import ModelError
 from dafx_explorer.settings import SAMPLE_RATE
 
@@ -62,6 +65,8 @@ ECHO_WEIGHT = 10.0
 ECHO_CANDIDATES = 1
 """Echo times read off the reference and tried as starting points of the refinement."""
 ONSET_PEAKS = 8
+CARRIER_MEDIAN_BINS = 64
+"""Running-median length (spectrum bins) against which :func:`carrier_frequencies` finds lines."""
 """Peaks of the onset autocorrelation that :func:`echo_times` places to the sample and ranks."""
 
 
@@ -129,33 +134,29 @@ def predict(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray
         return bundle.controller(z[:1], z[1:]).numpy()[0].astype(np.float64)
 
 
-def echo_parameter(effect: Effect) -> int | None:
-    """Index of the effect's echo-time parameter (``Param.echo_time``), or None."""
-    return next((i for i, param in enumerate(effect.params) if param.echo_time), None)
+def measured_parameter(effect: Effect) -> int | None:
+    """Index of the effect's first parameter that refinement measures (``Param.measured``), or None."""
+    return next((i for i, param in enumerate(effect.params) if param.measured), None)
 
 
-def _echo_lags(effect: Effect, echo: int) -> slice:
-    """Onset-autocorrelation lags (frames of ``features.ONSET_HOP``) that the echo-time range spans."""
-    param = effect.params[echo]
+def _echo_lags(param: Param) -> slice:
+    """Onset-autocorrelation lags (frames of ``features.ONSET_HOP``) that an echo-time range spans."""
     hop = features.ONSET_HOP / SAMPLE_RATE
     return slice(max(int(param.minimum / hop) - 1, 1), int(param.maximum / hop) + 2)
 
 
-def echo_times(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray,
+def echo_times(param: Param, input_audio: np.ndarray, reference_audio: np.ndarray,
                count: int = ECHO_CANDIDATES) -> list[float]:
-    """Likely echo times (s) of the reference, best first, within the range of the effect's
-    echo-time parameter; empty for an effect without one.
+    """Likely echo times (s) of the reference within the range of ``param``, best first.
 
     The candidates are the highest peaks of the reference's onset autocorrelation minus the
     input's (which removes the rhythm both segments share), in 2 ms frames; each is then placed
     to the sample at the highest point, within a frame of it, of the same difference of the
-    waveforms' autocorrelations. Matching an echo needs that precision: 3 % off in time already
-    costs about half of the MRSTFT distance between random settings and the right ones.
+    waveforms' autocorrelations, and they are ranked by that height. Matching an echo needs that
+    precision: 3 % off in time already costs about half of the MRSTFT distance between random
+    settings and the right ones.
     """
-    echo = echo_parameter(effect)
-    if echo is None:
-        return []
-    lags = _echo_lags(effect, echo)
+    lags = _echo_lags(param)
     windows = np.stack([audio.analysis_window(reference_audio), audio.analysis_window(input_audio)])
     onsets = features.onset_autocorrelation(windows)
     excess = onsets[0] - onsets[1]
@@ -163,13 +164,40 @@ def echo_times(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndar
     peaks = inner[(excess[inner] >= excess[inner - 1]) & (excess[inner] >= excess[inner + 1])]
     waveform = features.autocorrelation(windows)
     waveform_excess = waveform[0] - waveform[1]
-    lags, strengths = [], []
+    found, strengths = [], []
     for peak in peaks[np.argsort(-excess[peaks])][:ONSET_PEAKS]:
         low = (peak - 1) * features.ONSET_HOP
         lag = low + int(np.argmax(waveform_excess[low: low + 2 * features.ONSET_HOP + 1]))
-        lags.append(lag)
+        found.append(lag)
         strengths.append(waveform_excess[lag])
-    return [lags[i] / SAMPLE_RATE for i in np.argsort(strengths)[::-1][:count]]
+    return [found[i] / SAMPLE_RATE for i in np.argsort(strengths)[::-1][:count]]
+
+
+def carrier_frequencies(param: Param, input_audio: np.ndarray, reference_audio: np.ndarray) -> list[float]:
+    """Likely ring-modulation carrier frequencies (Hz) of the reference within the range of ``param``.
+
+    A signal ``x·((1 - m) + m·sin(2π f t))`` squared carries spectral lines at ``f`` (unless
+    ``m`` is 1) and ``2f``, whatever ``x`` plays. The most prominent line of the reference's
+    squared window (its magnitude spectrum over a running median of 64 bins, 0.18 Hz each),
+    placed between bins by a parabola through the log magnitudes, gives ``F``; the candidates
+    are ``F`` and ``F / 2``, those in range. ``input_audio`` is not needed.
+    """
+    del input_audio
+    window = audio.analysis_window(reference_audio).astype(np.float64) ** 2
+    spectrum = np.abs(np.fft.rfft((window - window.mean()) * np.hanning(len(window))))
+    frequencies = np.fft.rfftfreq(len(window), 1.0 / SAMPLE_RATE)
+    prominence = spectrum / (scipy.ndimage.median_filter(spectrum, CARRIER_MEDIAN_BINS) + 1e-12)
+    inside = np.flatnonzero((frequencies >= param.minimum) & (frequencies <= 2.0 * param.maximum))
+    line = inside[int(np.argmax(prominence[inside]))]
+    before, at, after = np.log(spectrum[line - 1: line + 2] + 1e-30)
+    curvature = before - 2.0 * at + after
+    offset = 0.5 * (before - after) / curvature if curvature < 0 else 0.0
+    found = (line + offset) * frequencies[1]
+    return [f for f in (found, found / 2.0) if param.minimum <= f <= param.maximum]
+
+
+MEASUREMENTS = {"echo time": echo_times, "carrier": carrier_frequencies}
+"""How each kind of ``Param.measured`` setting is read off the reference: real values, best first."""
 
 
 class TextureObjective:
@@ -180,8 +208,9 @@ class TextureObjective:
         self.window = audio.analysis_window(input_audio)
         reference_window = audio.analysis_window(reference_audio)
         self.reference = features.texture_statistics(features.mel_features(reference_window))
-        echo = echo_parameter(effect)
-        self.echo_lags = None if echo is None else _echo_lags(effect, echo)
+        measured = measured_parameter(effect)
+        is_echo = measured is not None and effect.params[measured].measured == "echo time"
+        self.echo_lags = _echo_lags(effect.params[measured]) if is_echo else None
         if self.echo_lags is not None:
             self.reference_echoes = features.onset_autocorrelation(reference_window)[0, self.echo_lags]
 
@@ -219,7 +248,9 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
     free = np.array([i for i in range(len(start)) if i not in hold])
     if not len(free):
         raise ValueError("refine needs at least one parameter that is not held")
-    options = {"bounds": [0.0, 1.0], "seed": seed + 1, "verbose": -9, "popsize": POPULATION}
+    options = {"seed": seed + 1, "verbose": -9, "popsize": POPULATION}
+    if len(free) > 1:  # cma's bound handling fails in one dimension; there the clipping below keeps the box
+        options["bounds"] = [0.0, 1.0]
     strategy = cma.CMAEvolutionStrategy(start[free].tolist(), sigma, options)
     best, start_value, best_value, generation_seconds = start.copy(), None, np.inf, 0.0
     while start_value is None or time.perf_counter() - begun + generation_seconds <= seconds:
@@ -242,25 +273,29 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
     return best, start_value, best_value
 
 
-def echo_start(effect: Effect, objective: TextureObjective, input_audio: np.ndarray,
-               reference_audio: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], float | None]:
-    """Where refinement starts: the prediction with its echo time replaced by whichever of
-    :func:`echo_times` lowers J most, that time then held (it is finer than the search
-    steps); the prediction itself, nothing held, if none does or the effect has no echo time.
+def measured_start(effect: Effect, objective: TextureObjective, input_audio: np.ndarray,
+                   reference_audio: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], float | None]:
+    """Where refinement starts: the prediction with its measured setting (``Param.measured``)
+    replaced by whichever value read off the reference (:data:`MEASUREMENTS`) lowers J most,
+    that setting then held (the measurement is finer than the search steps); the prediction
+    itself, nothing held, if none does or the effect has no measured setting.
 
     Returns
     -------
     (start settings, indices of held parameters, J at the prediction or None if not computed)
     """
-    prediction, echo = objective.prediction, echo_parameter(effect)
-    times = echo_times(effect, input_audio, reference_audio)
-    if not times:
+    prediction, measured = objective.prediction, measured_parameter(effect)
+    if measured is None:
         return prediction, (), None
-    starts = np.repeat(prediction[None, :], len(times) + 1, axis=0)
-    starts[1:, echo] = effect.params[echo].to_normalized(np.array(times))
-    values = objective(starts)
-    best = int(values.argmin())
-    return starts[best], ((echo,) if best else ()), float(values[0])
+    param = effect.params[measured]
+    values = MEASUREMENTS[param.measured](param, input_audio, reference_audio)
+    if not values:
+        return prediction, (), None
+    starts = np.repeat(prediction[None, :], len(values) + 1, axis=0)
+    starts[1:, measured] = param.to_normalized(np.array(values))
+    scores = objective(starts)
+    best = int(scores.argmin())
+    return starts[best], ((measured,) if best else ()), float(scores[0])
 
 
 def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, *, refine_seconds: float = 0.0,
@@ -278,7 +313,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     if refine_seconds > 0:
         tick = time.perf_counter()
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
-        start, hold, prediction_value = echo_start(effect, objective, input_audio, reference_audio)
+        start, hold, prediction_value = measured_start(effect, objective, input_audio, reference_audio)
         budget = refine_seconds - (time.perf_counter() - tick)
         refined, start_value, best_value = refine(objective, start, seconds=budget, hold=hold, progress=progress)
         start_value = start_value if prediction_value is None else prediction_value

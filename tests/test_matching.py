@@ -72,10 +72,26 @@ def test_echo_times_find_the_delay_to_the_sample(kind, seconds):
     effect = effects.get("delay")
     truth = effect.params[0].to_normalized(seconds)
     reference = effect.render(sources.generate(kind, seed=1011, seconds=6.0), 24_000, [truth, 0.3, 0.5, 0.7])
-    times = matching.echo_times(effect, sources.generate(kind, seed=1012, seconds=6.0), reference)
+    times = matching.echo_times(effect.params[0], sources.generate(kind, seed=1012, seconds=6.0), reference)
     assert 1 <= len(times) <= matching.ECHO_CANDIDATES
     assert times[0] == pytest.approx(seconds, abs=2.5 / 24_000)
-    assert matching.echo_times(effects.get("overdrive"), reference, reference) == []
+
+
+@pytest.mark.parametrize("kind, hertz, mix", [("voice", 47.3, 0.4), ("guitar", 311.7, 0.7), ("chords", 1234.5, 1.0)])
+def test_carrier_frequencies_find_the_carrier_to_a_fraction_of_a_hertz(kind, hertz, mix):
+    effect = effects.get("ringmod")
+    reference = effect.render(sources.generate(kind, seed=1016, seconds=6.0), 24_000,
+                              [effect.params[0].to_normalized(hertz), mix])
+    found = matching.carrier_frequencies(effect.params[0], reference, reference)
+    assert 1 <= len(found) <= 2
+    assert min(abs(f - hertz) for f in found) < 0.1
+
+
+def test_only_the_delay_and_the_ring_modulator_have_measured_settings():
+    measured = {name: matching.measured_parameter(effects.get(name)) for name in effects.names()}
+    assert measured == {name: {"delay": 0, "ringmod": 0}.get(name) for name in effects.names()}
+    with pytest.raises(effects.EffectError, match="measured must be one of"):
+        effects.Param("time_s", 0.1, 1.0, "s", "linear", 0.5, measured="tempo")
 
 
 def test_refinement_holds_the_echo_time_it_measured(tiny_home):
@@ -97,6 +113,9 @@ def test_refine_keeps_held_parameters():
     best, _, _ = matching.refine(lambda c: np.sum((c - target) ** 2, axis=1), np.full(3, 0.5), seconds=0.3,
                                  hold=(1,))
     assert best[1] == 0.5 and abs(best[0] - 0.8) < 0.2
+    best, _, _ = matching.refine(lambda c: np.sum((c - target[:2]) ** 2, axis=1), np.full(2, 0.5), seconds=0.3,
+                                 hold=(1,))  # one free parameter
+    assert best[1] == 0.5 and abs(best[0] - 0.8) < 0.1
     with pytest.raises(ValueError, match="not held"):
         matching.refine(lambda c: c[:, 0], np.full(2, 0.5), seconds=0.1, hold=(0, 1))
 
