@@ -88,6 +88,8 @@ class MatchResult:
         Wall time spent refining (s).
     objective_start, objective_best : float or None
         Refinement objective at the prediction and at the refined settings.
+    measured : tuple of int
+        Indices of the settings refinement read off the reference and held (:func:`measured_start`).
     """
 
     params: np.ndarray
@@ -97,6 +99,7 @@ class MatchResult:
     refine_seconds: float = 0.0
     objective_start: float | None = None
     objective_best: float | None = None
+    measured: tuple[int, ...] = ()
 
     @property
     def final_params(self) -> np.ndarray:
@@ -309,7 +312,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     started = time.perf_counter()
     predicted = predict(effect, input_audio, reference_audio, bundle)
     seconds = time.perf_counter() - started
-    refined, refine_time, start_value, best_value = None, 0.0, None, None
+    refined, refine_time, start_value, best_value, hold = None, 0.0, None, None, ()
     if refine_seconds > 0:
         tick = time.perf_counter()
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
@@ -322,4 +325,4 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     final = predicted if refined is None else refined
     output = effect.render(input_audio, SAMPLE_RATE, final)
     seconds += time.perf_counter() - tick
-    return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value)
+    return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value, hold)

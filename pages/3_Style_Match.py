@@ -120,6 +120,10 @@ with settings_area:
     if refined is not None:
         notes.append(f"Refined for {refined.refine_seconds:.1f} s: objective {refined.objective_start:.4g} → "
                      f"{refined.objective_best:.4g} (lower is closer to the reference).")
+        for index in refined.measured:
+            param = effect.params[index]
+            notes.append(f"{param.name} was read off the reference ({param.to_real(refined.refined_params[index]):.4g} "
+                         f"{param.unit}) and held.")
     if target is not None:
         notes.append("*reference*: the settings the reference was made with.")
     st.caption(" ".join(notes))

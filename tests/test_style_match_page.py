@@ -96,6 +96,23 @@ def test_reference_made_by_the_effect_shows_its_true_settings(tiny_home):
     np.testing.assert_allclose(table["predicted"], list(expected.values()), rtol=1e-5)
 
 
+def test_refinement_says_which_setting_it_read_off_the_reference(tiny_home):
+    effect = effects.get("delay")
+    truth = [effect.params[0].to_normalized(0.3311), 0.5, 0.8, 0.6]
+    reference = effect.render(sources.load_clip("guitar"), 24_000, truth)
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("delay")
+    at.selectbox(key="style_match_input_clip").set_value("guitar")
+    at.radio(key="style_match_reference_origin").set_value("Upload a file").run()
+    at.file_uploader(key="style_match_reference_upload").set_value(("echo.wav", wav_bytes(reference), "audio/wav"))
+    at.run()
+    at.slider(key="style_match_refine_seconds").set_value(1)
+    at.button(key="style_match_refine").click().run()
+    assert not at.exception and not _errors(at)
+    assert _table(at)["refined"][0] == pytest.approx(0.3311, rel=1e-3)
+    assert any("delay_seconds was read off the reference (0.3311 s) and held." in c.value for c in at.caption)
+
+
 def test_missing_controller_is_a_clear_error_and_the_page_keeps_working(tiny_home):
     at = _open()
     at.selectbox(key="style_match_effect").set_value("ringmod").run()
