@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from dafx_explorer import effects, evaluation, matching, sources
+from dafx_explorer import effects, evaluation, matching, models, sources
 from dafx_explorer.cli import main
 from dafx_explorer.settings import WINDOW
 
@@ -94,14 +94,21 @@ def test_only_the_delay_and_the_ring_modulator_have_measured_settings():
         effects.Param("time_s", 0.1, 1.0, "s", "linear", 0.5, measured="tempo")
 
 
-def test_refinement_holds_the_echo_time_it_measured(tiny_home):
-    effect = effects.get("delay")
-    truth = np.array([effect.params[0].to_normalized(0.3311), 0.4, 0.6, 0.5])
-    x = sources.generate("guitar", seed=1013, seconds=6.0)
-    reference = effect.render(sources.generate("guitar", seed=1014, seconds=6.0), 24_000, truth)
-    bundle = matching.load_models("delay", str(tiny_home / "models"))
-    result = matching.match(effect, x, reference, refine_seconds=1.0, bundle=bundle)
-    assert effect.params[0].to_real(result.refined_params[0]) == pytest.approx(0.3311, rel=1e-3)
+@pytest.mark.parametrize("effect_name, kind, measured, truth", [
+    ("delay", "guitar", 0.3311, [None, 0.4, 0.6, 0.5]),
+    ("ringmod", "voice", 311.7, [None, 0.6]),
+])
+def test_refinement_holds_the_setting_it_measured(tiny_home, effect_name, kind, measured, truth):
+    effect = effects.get(effect_name)
+    truth = np.array([effect.params[0].to_normalized(measured), *truth[1:]])
+    x = sources.generate(kind, seed=1013, seconds=6.0)
+    reference = effect.render(sources.generate(kind, seed=1014, seconds=6.0), 24_000, truth)
+    encoder = matching.load_models("delay", str(tiny_home / "models")).encoder
+    untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
+    result = matching.match(effect, x, reference, refine_seconds=1.0, bundle=matching.Models(encoder, untrained))
+    assert result.measured == (0,)
+    assert effect.params[0].to_real(result.refined_params[0]) == pytest.approx(measured, rel=1e-3)
+    assert 0.8 <= result.refine_seconds <= 1.2
     assert result.objective_best <= result.objective_start
     objective = matching.TextureObjective(effect, x, reference, result.params)
     start, best = objective(np.stack([result.params, result.refined_params]))
