@@ -20,6 +20,13 @@ each band moves (standard deviation over frames), and the normalized autocorrela
 envelopes of 8 coarse bands at lags of 1 … 47 frames (21 ms … 1 s: echoes, reverb decay,
 modulation). Two segments of one recording through the same effect have similar statistics.
 
+Onsets
+------
+``onset_autocorrelation`` is the autocorrelation of how fast the level rises, in 2 ms frames:
+an echo shows as a peak at its delay. Refinement reads a delay's echo time off it
+(:func:`dafx_explorer.matching.echo_times`), with ``autocorrelation`` of the waveforms for the
+last sample.
+
 Descriptors
 -----------
 All from the long-term power spectrum: the mean over Hann-windowed frames (``N_FFT`` long,
@@ -319,8 +326,8 @@ def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
     """Autocorrelation of the onset envelope of each signal, divided by its value at lag 0.
 
     The onset envelope is the rise of the log RMS (floored at -80 dBFS) over ``ONSET_HOP``-sample
-    frames (zero where the level falls), mean removed. An echo repeats every onset after its delay, so it shows as a
-    peak at that lag, to a fraction of a 2 ms frame and whatever the notes played.
+    frames (zero where the level falls), mean removed. An echo repeats every onset after its
+    delay, so it shows as a peak at that lag (to the 2 ms frame), whatever the notes played.
 
     Parameters
     ----------

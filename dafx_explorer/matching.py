@@ -65,9 +65,9 @@ ECHO_WEIGHT = 10.0
 ECHO_CANDIDATES = 1
 """Echo times read off the reference and tried as starting points of the refinement."""
 ONSET_PEAKS = 8
+"""Peaks of the onset autocorrelation that :func:`echo_times` places to the sample and ranks."""
 CARRIER_MEDIAN_BINS = 64
 """Running-median length (spectrum bins) against which :func:`carrier_frequencies` finds lines."""
-"""Peaks of the onset autocorrelation that :func:`echo_times` places to the sample and ranks."""
 
 
 @dataclass(frozen=True)
