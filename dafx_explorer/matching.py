@@ -163,7 +163,7 @@ def echo_times(param: Param, input_audio: np.ndarray, reference_audio: np.ndarra
     windows = np.stack([audio.analysis_window(reference_audio), audio.analysis_window(input_audio)])
     onsets = features.onset_autocorrelation(windows)
     excess = onsets[0] - onsets[1]
-    inner = np.arange(max(lags.start, 1), min(lags.stop, len(excess) - 1))
+    inner = np.arange(lags.start, min(lags.stop, len(excess) - 1))  # lags.start >= 1
     peaks = inner[(excess[inner] >= excess[inner - 1]) & (excess[inner] >= excess[inner + 1])]
     waveform = features.autocorrelation(windows)
     waveform_excess = waveform[0] - waveform[1]
@@ -276,7 +276,7 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
     return best, start_value, best_value
 
 
-def measured_start(effect: Effect, objective: TextureObjective, input_audio: np.ndarray,
+def measured_start(objective: TextureObjective, input_audio: np.ndarray,
                    reference_audio: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], float | None]:
     """Where refinement starts: the prediction with its measured setting (``Param.measured``)
     replaced by whichever value read off the reference (:data:`MEASUREMENTS`) lowers J most,
@@ -287,10 +287,10 @@ def measured_start(effect: Effect, objective: TextureObjective, input_audio: np.
     -------
     (start settings, indices of held parameters, J at the prediction or None if not computed)
     """
-    prediction, measured = objective.prediction, measured_parameter(effect)
+    prediction, measured = objective.prediction, measured_parameter(objective.effect)
     if measured is None:
         return prediction, (), None
-    param = effect.params[measured]
+    param = objective.effect.params[measured]
     values = MEASUREMENTS[param.measured](param, input_audio, reference_audio)
     if not values:
         return prediction, (), None
@@ -316,7 +316,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     if refine_seconds > 0:
         tick = time.perf_counter()
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
-        start, hold, prediction_value = measured_start(effect, objective, input_audio, reference_audio)
+        start, hold, prediction_value = measured_start(objective, input_audio, reference_audio)
         budget = refine_seconds - (time.perf_counter() - tick)
         refined, start_value, best_value = refine(objective, start, seconds=budget, hold=hold, progress=progress)
         start_value = start_value if prediction_value is None else prediction_value

@@ -90,6 +90,7 @@ def test_carrier_frequencies_find_the_carrier_to_a_fraction_of_a_hertz(kind, her
 def test_only_the_delay_and_the_ring_modulator_have_measured_settings():
     measured = {name: matching.measured_parameter(effects.get(name)) for name in effects.names()}
     assert measured == {name: {"delay": 0, "ringmod": 0}.get(name) for name in effects.names()}
+    assert set(matching.MEASUREMENTS) == set(effects.MEASURED_KINDS) - {""}  # every kind has its measure
     with pytest.raises(effects.EffectError, match="measured must be one of"):
         effects.Param("time_s", 0.1, 1.0, "s", "linear", 0.5, measured="tempo")
 
