@@ -208,6 +208,8 @@ def cmd_evaluate(args) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2))
     if args.json:
         _print_json(report)
+    elif args.markdown:
+        print(evaluation.markdown_tables(report))
     else:
         print(evaluation.format_table(report))
     return 0
@@ -327,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refine-seconds", type=float, default=5.0)
     p.add_argument("--out", help="also write the JSON report here")
-    p.add_argument("--json", action="store_true")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--markdown", action="store_true", help="print the README's results and probe tables")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("listening-set", help="build the MUSHRA stimuli")

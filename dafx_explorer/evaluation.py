@@ -196,3 +196,28 @@ def format_table(report: dict) -> str:
     if "latent" in report:
         lines.append(f"k-NN effect accuracy: {report['latent']['knn_effect_accuracy']:.3f}")
     return "\n".join(lines)
+
+
+def markdown_tables(report: dict) -> str:
+    """The README's results table (MRSTFT mean ± standard error, no ± from a single pair; ratios to
+    the random anchor with their 95 % intervals; settings MAE) and, where the report has latent
+    figures, its probe-R² table."""
+    def ratio(row: dict, condition: str) -> str:
+        r = row["ratio_to_random"][condition]
+        return f"{r['ratio']:.2f} ({r['ci95'][0]:.2f}–{r['ci95'][1]:.2f})"
+
+    lines = ["| effect | model | refined | random (anchor) | all 0.5 | identity (clean) | model ÷ random (95 % CI) "
+             "| refined ÷ random (95 % CI) | MAE model | MAE random | MAE mid |",
+             "| --- |" + " ---: |" * 10]
+    for name, row in report["effects"].items():
+        m, sem, mae = row["mrstft"], row["mrstft_sem"], row["param_mae"]
+        cells = [f"{m[c]:.3f}" + ("" if sem[c] is None else f" ± {sem[c]:.3f}") for c in ("model", "refined", "random")]
+        cells += [f"{m['mid']:.3f}", f"{m['identity']:.3f}", ratio(row, "model"), ratio(row, "refined")]
+        cells += [f"{mae[c]:.3f}" for c in ("model", "random", "mid")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if "latent" in report:
+        lines += ["", "| effect | R² per parameter |", "| --- | --- |"]
+        for name, probe in report["latent"]["probe_r2"].items():
+            lines.append(f"| {name} | " + ", ".join(f"{param} {r2:.2f}" for param, r2 in probe.items()) + " |")
+    return "\n".join(lines)
+

@@ -8,7 +8,7 @@ import pytest
 
 from dafx_explorer import effects, evaluation, matching, models, sources
 from dafx_explorer.cli import main
-from dafx_explorer.settings import WINDOW
+from dafx_explorer.settings import REPO_ROOT, WINDOW
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +177,24 @@ def test_evaluate_report_has_every_figure(tiny_home):
     assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
     assert set(report["latent"]["probe_r2"]["delay"]) == set(effects.get("delay").param_names)
     assert "overdrive" in evaluation.format_table(report)
+    results, probe = evaluation.markdown_tables(report).split("\n\n")
+    delay = report["effects"]["delay"]
+    assert f"| delay | {delay['mrstft']['model']:.3f} ± {delay['mrstft_sem']['model']:.3f} |" in results
+    assert results.count("\n") == 1 + 2 and probe.count("| delay | delay_seconds ") == 1
+
+
+def test_the_readme_shows_the_shipped_evaluation():
+    """The README's results and probe tables are those of precomputed/evaluation.json, to the digit."""
+    report = json.loads((REPO_ROOT / "precomputed" / "evaluation.json").read_text())
+    readme = (REPO_ROOT / "README.md").read_text()
+    for table in evaluation.markdown_tables(report).split("\n\n"):
+        assert table in readme
+
+
+def test_evaluate_cli_prints_markdown_tables(tiny_home, capsys):
+    assert main(["evaluate", "--effects", "overdrive", "--pairs", "1", "--refine-seconds", "0", "--markdown"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("| effect | model | refined |") and "\n| overdrive | " in printed
 
 
 def test_one_true_setting_finds_the_setting_that_is_off():
