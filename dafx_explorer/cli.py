@@ -202,7 +202,7 @@ def cmd_evaluate(args) -> int:
     from dafx_explorer import evaluation
 
     report = evaluation.evaluate(
-        args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds,
+        args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds, across=args.across,
     )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
@@ -328,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refine-seconds", type=float, default=5.0)
+    p.add_argument("--across", action="store_true",
+                   help="take each input from another recording than its reference (default: the same one)")
     p.add_argument("--out", help="also write the JSON report here")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")

@@ -97,6 +97,13 @@ class Recording:
     samples: np.ndarray
 
 
+def same_work(a: Recording, b: Recording) -> bool:
+    """Whether two recordings were cut from one work (the segments of one Wesnoth track are)."""
+    if a.origin == b.origin == "wesnoth":
+        return a.name.rsplit(":", 1)[0] == b.name.rsplit(":", 1)[0]
+    return a.name == b.name
+
+
 def is_held_out(name: str) -> bool:
     """Whether a recording belongs to the held-out split (stable: one in five names)."""
     return int(hashlib.sha1(name.encode()).hexdigest(), 16) % 5 == 0

@@ -3,7 +3,9 @@
 For each effect, ``pairs`` held-out pairs are drawn: a recording of the corpus' held-out
 split (:func:`dafx_explorer.corpus.build`), an input segment ``x``, a different segment
 processed with new random settings ``p`` as the reference, and ``f(x, p)`` as the true
-target. Every condition's settings are applied to ``x`` and compared with the target by
+target; with ``across`` (``evaluate --across``) the input is a segment of another held-out
+recording, as a user's reference usually is, and the target ``f(x, p)`` that input processed.
+Every condition's settings are applied to ``x`` and compared with the target by
 the multi-resolution STFT distance (:func:`mrstft`): the model's prediction, the refined
 prediction, random settings (the MUSHRA anchor), all-0.5 settings, and the clean input
 itself (identity). Settings errors are mean absolute errors of the normalized settings.
@@ -56,8 +58,11 @@ def mrstft(estimate: np.ndarray, target: np.ndarray) -> float:
         return float(_mrstft_loss()(prepare(estimate), prepare(target)))
 
 
-def held_out_pairs(effect: effects.Effect, recordings, count: int, rng: np.random.Generator) -> list[dict]:
-    """Held-out (input, reference, target, true settings) pairs of one effect."""
+def held_out_pairs(effect: effects.Effect, recordings, count: int, rng: np.random.Generator, *,
+                   across: bool = False) -> list[dict]:
+    """Held-out (input, reference, target, true settings) pairs of one effect: input and reference
+    are different segments of one recording, or with ``across`` of two different works
+    (:func:`dafx_explorer.corpus.same_work`)."""
     pairs = []
     for _ in range(count):
         recording = recordings[rng.integers(len(recordings))]
@@ -65,8 +70,14 @@ def held_out_pairs(effect: effects.Effect, recordings, count: int, rng: np.rando
         b = training.random_segment(recording, rng, avoid=a)
         x, other = training.window_at(recording, a), training.window_at(recording, b)
         p = rng.random(effect.n_params)
+        source = recording.name
+        if across:
+            others = [r for r in recordings if not corpus.same_work(r, recording)]
+            input_recording = others[rng.integers(len(others))]
+            x = training.window_at(input_recording, training.random_segment(input_recording, rng))
+            source = f"{input_recording.name} → {recording.name}"
         pairs.append({"input": x, "reference": effect.render(other, SAMPLE_RATE, p),
-                      "target": effect.render(x, SAMPLE_RATE, p), "params": p, "source": recording.name})
+                      "target": effect.render(x, SAMPLE_RATE, p), "params": p, "source": source})
     return pairs
 
 
@@ -154,8 +165,8 @@ def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: 
 
 
 def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: int = 0,
-             refine_seconds: float = 5.0, use_system_audio: bool = True, generated_per_kind: int = 4,
-             models_dir: str | None = None, latent_per_effect: int = 60) -> dict:
+             refine_seconds: float = 5.0, across: bool = False, use_system_audio: bool = True,
+             generated_per_kind: int = 4, models_dir: str | None = None, latent_per_effect: int = 60) -> dict:
     """The evaluation report (DESIGN §6 JSON): per-effect MRSTFT and settings MAE, latent structure."""
     names = list(effects_to_run or effects.names())
     for name in names:
@@ -163,6 +174,7 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
     recordings = corpus.build("eval", seed=seed, generated_per_kind=generated_per_kind,
                               use_system_audio=use_system_audio)
     report: dict = {"effects": {}, "pairs": pairs, "seed": seed, "refine_seconds": refine_seconds,
+                    "pairing": "across recordings" if across else "same recording",
                     "sources": corpus.origins(recordings), "per_pair": {}}
     encoder = None
     built_in = effects.names()
@@ -174,7 +186,8 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
         # the delay rows of a full run.
         index = built_in.index(name) if name in built_in else len(built_in) + position
         rng = np.random.default_rng([seed, index])
-        row = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng), rng, refine_seconds, bundle)
+        row = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng, across=across), rng,
+                              refine_seconds, bundle)
         report["per_pair"][name] = row.pop("per_pair")
         report["effects"][name] = row
     if encoder is not None:

@@ -18,6 +18,17 @@ def test_held_out_split_is_stable_and_about_one_in_five():
     assert 0.17 < np.mean(held) < 0.23
 
 
+def test_segments_of_one_wesnoth_track_are_one_work():
+    def recording(name, origin):
+        return corpus.Recording(name, origin, np.zeros(4, dtype=np.float32))
+
+    first, second = recording("wesnoth:suspense:0", "wesnoth"), recording("wesnoth:suspense:2", "wesnoth")
+    assert corpus.same_work(first, second)
+    assert not corpus.same_work(first, recording("wesnoth:journeys_end:0", "wesnoth"))
+    assert not corpus.same_work(recording("speech:eval:1", "speech"), recording("speech:eval:2", "speech"))
+    assert corpus.same_work(recording("speech:eval:1", "speech"), recording("speech:eval:1", "speech"))
+
+
 def test_generated_splits_use_disjoint_seeds():
     train = {r.name for r in corpus.generated("train", 2)}
     held = {r.name for r in corpus.generated("eval", 2)}

@@ -197,6 +197,14 @@ def test_evaluate_cli_prints_markdown_tables(tiny_home, capsys):
     assert printed.startswith("| effect | model | refined |") and "\n| overdrive | " in printed
 
 
+def test_evaluate_cli_across_recordings(tiny_home, capsys):
+    assert main(["evaluate", "--effects", "overdrive", "--pairs", "2", "--refine-seconds", "0", "--across",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pairing"] == "across recordings"
+    assert all(" → " in pair["source"] for pair in report["per_pair"]["overdrive"])
+
+
 def test_one_true_setting_finds_the_setting_that_is_off():
     effect = effects.get("delay")
     x = sources.generate("voice", seed=1015, seconds=6.0)
@@ -218,6 +226,24 @@ def test_ratio_to_random_has_a_bootstrap_interval_around_it():
     spread = evaluation.ratio_to_random([1.0, 2.0, 3.0, 4.0] * 4, [2.0] * 16)
     low, high = spread["ci95"]
     assert spread["ratio"] == 1.25 and 0.9 < low < 1.25 < high < 1.6
+
+
+def test_pairs_across_recordings_take_the_input_from_another_work():
+    from dafx_explorer import corpus
+
+    recordings = corpus.generated("eval", 2)
+    effect = effects.get("delay")
+    same = evaluation.held_out_pairs(effect, recordings, 6, np.random.default_rng(3))
+    across = evaluation.held_out_pairs(effect, recordings, 6, np.random.default_rng(3), across=True)
+    by_name = {r.name: r.samples for r in recordings}
+    for pair in across:
+        input_name, reference_name = pair["source"].split(" → ")
+        assert input_name != reference_name and input_name in by_name and reference_name in by_name
+        assert np.array_equal(pair["target"], effect.render(pair["input"], 24_000, pair["params"]))
+    # the first pair draws its reference as the same-recording pair does, then its input elsewhere
+    assert np.array_equal(across[0]["reference"], same[0]["reference"])
+    assert not np.array_equal(across[0]["input"], same[0]["input"])
+    assert across[0]["source"].endswith(" → " + same[0]["source"])
 
 
 def test_an_effect_gets_the_same_held_out_pairs_whichever_others_are_evaluated(tiny_home):
