@@ -31,6 +31,7 @@ def steps() -> list[list[str]]:
         ["precompute", "--combined"],
         ["listening-set", "--examples", str(LISTENING_EXAMPLES)],
         ["evaluate", "--pairs", "16", "--out", "precomputed/evaluation.json"],
+        ["evaluate", "--pairs", "16", "--across", "--out", "precomputed/evaluation_across.json"],
     ]
 
 

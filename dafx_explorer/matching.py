@@ -24,7 +24,10 @@ of another seed than ``evaluate``'s (8 pairs per effect; picking the best of 48 
 around the prediction by ``J`` lowered the MRSTFT on all eight effects). An earlier
 objective that asked the controller to read ``(x, f(x, p))`` like ``(x, r)`` helped on only
 three. Where the reference is another recording, ``J`` also pulls the result's overall
-spectrum toward the reference's, as a match EQ would. The search starts from the
+spectrum and movement toward the reference's, which differ with the material even at the true
+settings: across recordings refinement is worse than the prediction for every effect but the ring
+modulator (``evaluate --across``), so it is meant for references of the input's kind of material.
+The search starts from the
 prediction and returns the best settings it evaluated, the prediction included, so it
 never returns settings worse than its start on ``J``.
 

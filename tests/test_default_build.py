@@ -40,6 +40,8 @@ def test_plan_covers_every_effect_in_dependency_order():
     encoder = f"train-encoder --kind vae --epochs {default_build.SHIPPED_ENCODER_EPOCHS}"
     assert plan.index(encoder) < plan.index("train-controller --effect overdrive")
     assert plan.index("precompute --combined") > max(i for i, s in enumerate(plan) if s.startswith("precompute --eff"))
+    for report in ("evaluation.json", "evaluation_across.json"):  # every committed report has its step
+        assert any(step.startswith("evaluate ") and step.endswith(f"--out precomputed/{report}") for step in plan)
 
 
 def test_every_step_parses_as_a_cli_command():

@@ -185,10 +185,19 @@ def test_evaluate_report_has_every_figure(tiny_home):
 
 def test_the_readme_shows_the_shipped_evaluation():
     """The README's results and probe tables are those of precomputed/evaluation.json, to the digit."""
-    report = json.loads((REPO_ROOT / "precomputed" / "evaluation.json").read_text())
     readme = (REPO_ROOT / "README.md").read_text()
-    for table in evaluation.markdown_tables(report).split("\n\n"):
-        assert table in readme
+    for name in ("evaluation.json", "evaluation_across.json"):
+        report = json.loads((REPO_ROOT / "precomputed" / name).read_text())
+        for table in evaluation.markdown_tables(report).split("\n\n"):
+            assert table in readme
+
+
+def test_across_recordings_refinement_loses_to_the_prediction_except_for_the_ring_modulator():
+    """What the Style Match page and `match --help` tell users, checked against the shipped report."""
+    report = json.loads((REPO_ROOT / "precomputed" / "evaluation_across.json").read_text())
+    assert report["pairing"] == "across recordings" and set(report["effects"]) == set(effects.names())
+    worse = {name for name, row in report["effects"].items() if row["mrstft"]["refined"] > row["mrstft"]["model"]}
+    assert worse == set(effects.names()) - {"ringmod"}
 
 
 def test_evaluate_cli_prints_markdown_tables(tiny_home, capsys):

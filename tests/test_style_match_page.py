@@ -53,6 +53,7 @@ def test_shipped_clips_end_to_end_then_refinement(tiny_home):
     np.testing.assert_allclose(table["predicted"], list(expected.values()), rtol=1e-5)
 
     assert len(at.get("audio")) == 3  # input, reference, result
+    assert any("same kind of material" in caption.value for caption in at.caption)
     assert len(at.get("plotly_chart")) == 1
     labels = [b.label for b in at.download_button]
     assert labels == ["JSON preset", "Python snippet"]
