@@ -23,13 +23,15 @@ The weights (:data:`TEXTURE_WEIGHTS`, :data:`ANCHOR_WEIGHT`) were chosen on held
 of another seed than ``evaluate``'s (8 pairs per effect; picking the best of 48 candidates
 around the prediction by ``J`` lowered the MRSTFT on all eight effects). An earlier
 objective that asked the controller to read ``(x, f(x, p))`` like ``(x, r)`` helped on only
-three. Where the reference is another recording, ``J`` also pulls the result's overall
-spectrum and movement toward the reference's, which differ with the material even at the true
-settings: across recordings refinement is worse than the prediction for every effect but the ring
-modulator (``evaluate --across``), so it is meant for references of the input's kind of material.
-The search starts from the
-prediction and returns the best settings it evaluated, the prediction included, so it
-never returns settings worse than its start on ``J``.
+three. The search starts from the prediction and returns the best settings it evaluated, the
+prediction included, so it never returns settings worse than its start on ``J``.
+
+Where the reference is other material than the input, ``J`` also pulls the result's spectrum
+and movement toward the reference's, which differ with the material even at the true settings.
+So the search's best is then checked by the controller (:func:`reads_like_reference`): it reads
+``(x, f(x, p))`` back roughly as ``p``, having been trained on references of other material
+than its input, and where it reads the
+search's best farther from its prediction than the search's start, the start is returned.
 
 Echo times and ring-modulation carriers are measured rather than searched
 (:func:`measured_start`, :data:`MEASUREMENTS`): a few per cent off in either loses most of
@@ -71,6 +73,9 @@ ONSET_PEAKS = 8
 """Peaks of the onset autocorrelation that :func:`echo_times` places to the sample and ranks."""
 CARRIER_MEDIAN_BINS = 64
 """Running-median length (spectrum bins) against which :func:`carrier_frequencies` finds lines."""
+READING_MARGIN = 0.02
+"""How much farther (mean absolute, normalized) from the prediction the controller may read the
+refined result than the refinement's start before :func:`reads_like_reference` sets it aside."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class MatchResult:
         Refinement objective at the prediction and at the refined settings.
     measured : tuple of int
         Indices of the settings refinement read off the reference and held (:func:`measured_start`).
+    set_aside : bool
+        Whether the search's best settings were set aside for its start (:func:`reads_like_reference`);
+        ``refined_params`` is then the start: the prediction, with any measured setting.
     """
 
     params: np.ndarray
@@ -103,6 +111,7 @@ class MatchResult:
     objective_start: float | None = None
     objective_best: float | None = None
     measured: tuple[int, ...] = ()
+    set_aside: bool = False
 
     @property
     def final_params(self) -> np.ndarray:
@@ -304,6 +313,28 @@ def measured_start(objective: TextureObjective, input_audio: np.ndarray,
     return starts[best], ((measured,) if best else ()), float(scores[0])
 
 
+def reads_like_reference(effect: Effect, input_audio: np.ndarray, prediction: np.ndarray, start: np.ndarray,
+                         refined: np.ndarray, hold: tuple[int, ...], bundle: Models) -> bool:
+    """Whether the controller reads the input processed at ``refined`` about as it read the reference.
+
+    The controller, given the input and the input processed at some settings, reads back those
+    settings roughly (it was trained on references of other segments than its input), while the
+    refinement's objective compares textures that differ with the material. So where the
+    controller reads ``f(x, refined)`` farther from its prediction than ``f(x, start)`` (by more
+    than :data:`READING_MARGIN`, mean absolute over the settings not held), the search chased the
+    reference's material rather than its effect. Held settings are measured more finely than the
+    controller reads, so they are left out of the comparison.
+    """
+    free = [i for i in range(effect.n_params) if i not in hold]
+    window = audio.analysis_window(input_audio)
+    processed = [effect.render(window, SAMPLE_RATE, p) for p in (start, refined)]
+    z = embed(bundle.encoder, np.stack([window, *processed]))
+    with torch.no_grad():
+        readings = bundle.controller(z[:1].expand(2, -1), z[1:]).numpy().astype(np.float64)
+    start_distance, refined_distance = np.mean(np.abs(readings[:, free] - prediction[free]), axis=1)
+    return bool(refined_distance <= start_distance + READING_MARGIN)
+
+
 def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, *, refine_seconds: float = 0.0,
           progress: Progress | None = None, bundle: Models | None = None) -> MatchResult:
     """Predict (and optionally refine) the settings that make ``input_audio`` sound like ``reference_audio``.
@@ -315,7 +346,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     started = time.perf_counter()
     predicted = predict(effect, input_audio, reference_audio, bundle)
     seconds = time.perf_counter() - started
-    refined, refine_time, start_value, best_value, hold = None, 0.0, None, None, ()
+    refined, refine_time, start_value, best_value, hold, set_aside = None, 0.0, None, None, (), False
     if refine_seconds > 0:
         tick = time.perf_counter()
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
@@ -323,9 +354,11 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
         budget = refine_seconds - (time.perf_counter() - tick)
         refined, start_value, best_value = refine(objective, start, seconds=budget, hold=hold, progress=progress)
         start_value = start_value if prediction_value is None else prediction_value
+        set_aside = not reads_like_reference(effect, input_audio, predicted, start, refined, hold, bundle)
+        refined = start if set_aside else refined
         refine_time = time.perf_counter() - tick
     tick = time.perf_counter()
     final = predicted if refined is None else refined
     output = effect.render(input_audio, SAMPLE_RATE, final)
     seconds += time.perf_counter() - tick
-    return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value, hold)
+    return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value, hold, set_aside)
