@@ -41,21 +41,36 @@ def table(frame, name: str) -> None:
 evaluation_tab, mushra_tab, expert_tab, questionnaire_tab, answers_tab = st.tabs(
     ["Objective evaluation", "MUSHRA", "Expert tests", "Questionnaire", "All answers"])
 
-with evaluation_tab:
-    path = settings.home / "evaluation.json"
+def show_evaluation(path, key: str, caption: str, *, if_missing: str = "", leave_out: tuple[str, ...] = ()) -> None:
+    """Show an ``evaluate`` report's tables (CSV names start with ``key``), or why it cannot be shown."""
     try:
         tables = analysis.evaluation_tables(json.loads(path.read_text()))
     except FileNotFoundError:
-        st.info(f"No objective evaluation yet ({path} is missing). Run `python -m dafx_explorer evaluate` "
-                "to write it.")
+        if if_missing:
+            st.info(if_missing)
+        return
     except (OSError, ValueError) as error:
         st.error(f"Cannot read the objective evaluation {path}: {error}")
-    else:
-        st.caption("Multi-resolution STFT distance to the true target (lower is better) and mean absolute "
-                   "error of the normalized settings, per effect and condition.")
-        for name, frame in tables.items():
+        return
+    st.caption(caption)
+    for name, frame in tables.items():
+        if name not in leave_out:
             st.markdown(f"**{name.capitalize()}**")
-            table(frame, f"evaluation {name}")
+            table(frame, f"{key} {name}")
+
+
+with evaluation_tab:
+    path = settings.home / "evaluation.json"
+    show_evaluation(path, "evaluation", "Multi-resolution STFT distance to the true target (lower is better) and "
+                    "mean absolute error of the normalized settings, per effect and condition.",
+                    if_missing=f"No objective evaluation yet ({path} is missing). Run `python -m dafx_explorer "
+                               "evaluate` to write it.")
+    across_path = settings.home / "evaluation_across.json"
+    if across_path.exists():
+        st.subheader("Inputs from other recordings than the reference")
+        show_evaluation(across_path, "evaluation across", "The same figures, each input taken from another "
+                        "recording than its reference (`evaluate --across`), as a user's own reference usually is.",
+                        leave_out=("latent",))  # the latent figures do not depend on the pairing
 
 try:
     answers = ListeningStore(settings.db_path).answers()

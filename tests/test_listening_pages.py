@@ -225,3 +225,21 @@ def test_results_page_shows_the_shipped_evaluation_with_its_intervals(env):
     assert per_effect.loc["delay", "ratio_to_random.model.ratio"] == shipped["effects"]["delay"][
         "ratio_to_random"]["model"]["ratio"]
     assert not any("per_pair" in column for column in per_effect.columns)
+
+
+def test_results_page_shows_the_across_recordings_evaluation_beside_the_other(env):
+    for name in ("evaluation.json", "evaluation_across.json"):
+        (env / "home" / name).write_text((REPO_ROOT / "precomputed" / name).read_text())
+    across = json.loads((REPO_ROOT / "precomputed" / "evaluation_across.json").read_text())
+    at = _results(password="correct horse")
+    assert not at.exception
+    per_effect = [f.value.set_index("effect") for f in at.dataframe if "mrstft.model" in f.value.columns]
+    assert len(per_effect) == 2
+    assert per_effect[1].loc["dynamics", "mrstft.refined"] == across["effects"]["dynamics"]["mrstft"]["refined"]
+    assert sum("figure" in f.value.columns for f in at.dataframe) == 1  # latent figures shown once
+    assert any(button.label == "Download evaluation across per effect (CSV)" for button in at.download_button)
+    (env / "home" / "evaluation_across.json").write_text("{not json")
+    at = _results(password="correct horse")
+    assert not at.exception
+    assert any("evaluation_across.json" in error.value for error in at.error)
+    assert len([f for f in at.dataframe if "mrstft.model" in f.value.columns]) == 1
