@@ -30,8 +30,8 @@ Where the reference is other material than the input, ``J`` also pulls the resul
 and movement toward the reference's, which differ with the material even at the true settings.
 So the search's best is then checked by the controller (:func:`reads_like_reference`): it reads
 ``(x, f(x, p))`` back roughly as ``p``, having been trained on references of other material
-than its input, and where it reads the
-search's best farther from its prediction than the search's start, the start is returned.
+than its input, and where it reads the search's best farther from its prediction than the
+search's start, the start is returned.
 
 Echo times and ring-modulation carriers are measured rather than searched
 (:func:`measured_start`, :data:`MEASUREMENTS`): a few per cent off in either loses most of
@@ -313,9 +313,10 @@ def measured_start(objective: TextureObjective, input_audio: np.ndarray,
     return starts[best], ((measured,) if best else ()), float(scores[0])
 
 
-def reads_like_reference(effect: Effect, input_audio: np.ndarray, prediction: np.ndarray, start: np.ndarray,
-                         refined: np.ndarray, hold: tuple[int, ...], bundle: Models) -> bool:
-    """Whether the controller reads the input processed at ``refined`` about as it read the reference.
+def reads_like_reference(objective: TextureObjective, start: np.ndarray, refined: np.ndarray,
+                         hold: tuple[int, ...], bundle: Models) -> bool:
+    """Whether the controller reads the input processed at ``refined`` about as it read the reference
+    (the effect, the input's analysis window and the prediction are the objective's).
 
     The controller, given the input and the input processed at some settings, reads back those
     settings roughly (it was trained on references of other segments than its input), while the
@@ -325,8 +326,10 @@ def reads_like_reference(effect: Effect, input_audio: np.ndarray, prediction: np
     reference's material rather than its effect. Held settings are measured more finely than the
     controller reads, so they are left out of the comparison.
     """
+    if np.array_equal(start, refined):  # the search found nothing better: the same reading, nothing to check
+        return True
+    effect, window, prediction = objective.effect, objective.window, objective.prediction
     free = [i for i in range(effect.n_params) if i not in hold]
-    window = audio.analysis_window(input_audio)
     processed = [effect.render(window, SAMPLE_RATE, p) for p in (start, refined)]
     z = embed(bundle.encoder, np.stack([window, *processed]))
     with torch.no_grad():
@@ -354,7 +357,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
         budget = refine_seconds - (time.perf_counter() - tick)
         refined, start_value, best_value = refine(objective, start, seconds=budget, hold=hold, progress=progress)
         start_value = start_value if prediction_value is None else prediction_value
-        set_aside = not reads_like_reference(effect, input_audio, predicted, start, refined, hold, bundle)
+        set_aside = not reads_like_reference(objective, start, refined, hold, bundle)
         refined = start if set_aside else refined
         refine_time = time.perf_counter() - tick
     tick = time.perf_counter()

@@ -38,9 +38,6 @@ def table(frame, name: str) -> None:
                        file_name=f"{name.replace(' ', '_')}.csv", mime="text/csv")
 
 
-evaluation_tab, mushra_tab, expert_tab, questionnaire_tab, answers_tab = st.tabs(
-    ["Objective evaluation", "MUSHRA", "Expert tests", "Questionnaire", "All answers"])
-
 def show_evaluation(path, key: str, caption: str, *, if_missing: str = "", leave_out: tuple[str, ...] = ()) -> None:
     """Show an ``evaluate`` report's tables (CSV names start with ``key``), or why it cannot be shown."""
     try:
@@ -58,6 +55,9 @@ def show_evaluation(path, key: str, caption: str, *, if_missing: str = "", leave
             st.markdown(f"**{name.capitalize()}**")
             table(frame, f"{key} {name}")
 
+
+evaluation_tab, mushra_tab, expert_tab, questionnaire_tab, answers_tab = st.tabs(
+    ["Objective evaluation", "MUSHRA", "Expert tests", "Questionnaire", "All answers"])
 
 with evaluation_tab:
     path = settings.home / "evaluation.json"

@@ -297,11 +297,12 @@ def test_refined_settings_the_controller_reads_unlike_the_reference_are_set_asid
     reference = effect.render(sources.generate("guitar", seed=1022, seconds=6.0), 24_000, [0.8, 0.4, 0.6])
     prediction = matching.predict(effect, x, reference, bundle)
     assert prediction[0] > 0.6  # the shipped controller hears a strong drive
+    objective = matching.TextureObjective(effect, x, reference, prediction)
     nearby = np.clip(prediction + [0.01, -0.01, 0.01], 0, 1)
     opposite = np.clip(1.0 - prediction, 0, 1)
-    assert matching.reads_like_reference(effect, x, prediction, prediction, nearby, (), bundle)
-    assert not matching.reads_like_reference(effect, x, prediction, prediction, opposite, (), bundle)
+    assert matching.reads_like_reference(objective, prediction, nearby, (), bundle)
+    assert not matching.reads_like_reference(objective, prediction, opposite, (), bundle)
     # a held (measured) setting is left out of the comparison: only the searched ones count
     drive_moved = np.array([opposite[0], *prediction[1:]])
-    assert not matching.reads_like_reference(effect, x, prediction, prediction, drive_moved, (), bundle)
-    assert matching.reads_like_reference(effect, x, prediction, prediction, drive_moved, (0,), bundle)
+    assert not matching.reads_like_reference(objective, prediction, drive_moved, (), bundle)
+    assert matching.reads_like_reference(objective, prediction, drive_moved, (0,), bundle)
