@@ -244,11 +244,12 @@ class TextureObjective:
 
 
 def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, seconds: float,
-           seed: int = 0, sigma: float = 0.15, hold: tuple[int, ...] = (),
+           seed: int = 0, sigma: float = 0.15, hold: tuple[int, ...] = (), start_value: float | None = None,
            progress: Progress | None = None) -> tuple[np.ndarray, float, float]:
     """CMA-ES in [0, 1]^n from ``start`` for about ``seconds`` s: the first generation (which also
-    scores the start) always runs, a later one only when it would likely end within the budget.
-    The parameters whose indices are in ``hold`` keep their values from ``start``.
+    scores the start, unless ``start_value`` gives its objective already) always runs, a later one
+    only when it would likely end within the budget. The parameters whose indices are in ``hold``
+    keep their values from ``start``.
 
     Returns
     -------
@@ -267,8 +268,8 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
     if len(free) > 1:  # cma's bound handling fails in one dimension; there the clipping below keeps the box
         options["bounds"] = [0.0, 1.0]
     strategy = cma.CMAEvolutionStrategy(start[free].tolist(), sigma, options)
-    best, start_value, best_value, generation_seconds = start.copy(), None, np.inf, 0.0
-    while start_value is None or time.perf_counter() - begun + generation_seconds <= seconds:
+    best, best_value, generation_seconds, generations = start.copy(), start_value, 0.0, 0
+    while not generations or time.perf_counter() - begun + generation_seconds <= seconds:
         tick = time.perf_counter()
         points = np.clip(np.array(strategy.ask()), 0.0, 1.0)
         candidates = np.repeat(start[None, :], len(points), axis=0)
@@ -280,16 +281,16 @@ def refine(objective: Callable[[np.ndarray], np.ndarray], start: np.ndarray, *, 
         else:
             values = objective(candidates)
         strategy.tell(list(points), values.tolist())
-        generation_seconds = time.perf_counter() - tick
+        generation_seconds, generations = time.perf_counter() - tick, generations + 1
         if values.min() < best_value:
             best, best_value = candidates[int(values.argmin())].copy(), float(values.min())
         if progress is not None:
             progress(min((time.perf_counter() - begun) / seconds, 1.0), f"objective {best_value:.4g}")
-    return best, start_value, best_value
+    return best, float(start_value), float(best_value)
 
 
 def measured_start(objective: TextureObjective, input_audio: np.ndarray,
-                   reference_audio: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], float | None]:
+                   reference_audio: np.ndarray) -> tuple[np.ndarray, tuple[int, ...], float | None, float | None]:
     """Where refinement starts: the prediction with its measured setting (``Param.measured``)
     replaced by whichever value read off the reference (:data:`MEASUREMENTS`) lowers J most,
     that setting then held (the measurement is finer than the search steps); the prediction
@@ -297,20 +298,21 @@ def measured_start(objective: TextureObjective, input_audio: np.ndarray,
 
     Returns
     -------
-    (start settings, indices of held parameters, J at the prediction or None if not computed)
+    (start settings, indices of held parameters, J at the prediction, J at the start); both J are
+    None where nothing was measured.
     """
     prediction, measured = objective.prediction, measured_parameter(objective.effect)
     if measured is None:
-        return prediction, (), None
+        return prediction, (), None, None
     param = objective.effect.params[measured]
     values = MEASUREMENTS[param.measured](param, input_audio, reference_audio)
     if not values:
-        return prediction, (), None
+        return prediction, (), None, None
     starts = np.repeat(prediction[None, :], len(values) + 1, axis=0)
     starts[1:, measured] = param.to_normalized(np.array(values))
     scores = objective(starts)
     best = int(scores.argmin())
-    return starts[best], ((measured,) if best else ()), float(scores[0])
+    return starts[best], ((measured,) if best else ()), float(scores[0]), float(scores[best])
 
 
 def reads_like_reference(objective: TextureObjective, start: np.ndarray, refined: np.ndarray,
@@ -353,9 +355,10 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     if refine_seconds > 0:
         tick = time.perf_counter()
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
-        start, hold, prediction_value = measured_start(objective, input_audio, reference_audio)
+        start, hold, prediction_value, start_value = measured_start(objective, input_audio, reference_audio)
         budget = refine_seconds - (time.perf_counter() - tick)
-        refined, start_value, best_value = refine(objective, start, seconds=budget, hold=hold, progress=progress)
+        refined, start_value, best_value = refine(objective, start, seconds=budget, hold=hold,
+                                                  start_value=start_value, progress=progress)
         start_value = start_value if prediction_value is None else prediction_value
         set_aside = not reads_like_reference(objective, start, refined, hold, bundle)
         refined = start if set_aside else refined

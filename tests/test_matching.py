@@ -139,6 +139,22 @@ def test_refine_returns_start_when_nothing_beats_it():
     np.testing.assert_array_equal(best, start)
 
 
+def test_refine_does_not_score_a_start_whose_objective_it_is_given():
+    start, batches = np.array([0.3, 0.7]), []
+
+    def bowl(candidates):
+        batches.append(len(candidates))
+        return np.sum((candidates - start) ** 2, axis=1)
+
+    best, start_value, best_value = matching.refine(bowl, start, seconds=0.2, start_value=0.0)
+    assert set(batches) == {matching.POPULATION}  # never POPULATION + 1: the start is not rendered again
+    assert start_value == 0.0 and best_value == 0.0
+    np.testing.assert_array_equal(best, start)
+    batches.clear()
+    matching.refine(bowl, start, seconds=0.2)
+    assert batches[0] == matching.POPULATION + 1 and set(batches[1:]) <= {matching.POPULATION}
+
+
 def test_refine_improves_an_objective_it_can_improve():
     target = np.array([0.8, 0.1, 0.6])
     best, start_value, best_value = matching.refine(lambda c: np.sum((c - target) ** 2, axis=1),
