@@ -29,6 +29,9 @@ MAX_FRACTION_BELOW = 0.15
 
 _KEY = ["session_id", "test", "trial_id", "item"]
 
+UNRECORDED_SET = "not recorded"
+"""``listening_set`` of MUSHRA ratings saved before answers recorded which set they rate."""
+
 
 def latest(answers: pd.DataFrame, test: str | None = None) -> pd.DataFrame:
     """The latest answer per session, test, trial and item, and every attempt, in the order given.
@@ -59,11 +62,13 @@ def mushra_ratings(answers: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``session_id``, ``trial_id``, ``effect``, ``condition``, ``rating`` (0–100)
-        and ``trial_ms`` (time the participant spent on the trial, ms).
+        Columns ``listening_set`` (when the rated set was built, :data:`UNRECORDED_SET` for answers
+        that did not record it), ``session_id``, ``trial_id``, ``effect``, ``condition``,
+        ``rating`` (0–100) and ``trial_ms`` (time the participant spent on the trial, ms).
     """
     rows = latest(answers, "mushra")
     return pd.DataFrame({
+        "listening_set": pd.Series([s or UNRECORDED_SET for s in _detail(rows, "listening_set")], dtype=object),
         "session_id": rows["session_id"], "trial_id": rows["trial_id"],
         "effect": pd.Series(_detail(rows, "effect"), dtype=object), "condition": rows["item"],
         "rating": rows["value"].astype(float), "trial_ms": pd.Series(_detail(rows, "trial_ms"), dtype=float),
@@ -101,7 +106,9 @@ def post_screening(ratings: pd.DataFrame, *, threshold: float = HIDDEN_REFERENCE
 
 
 def mushra_summary(ratings: pd.DataFrame, *, exclude_sessions=()) -> pd.DataFrame:
-    """Per effect and condition: n, mean, median, standard deviation and 95 % CI of the mean.
+    """Per listening set, effect and condition: n, mean, median, standard deviation and 95 % CI of the mean.
+
+    A rebuilt set keeps its trial ids but may change the conditions' settings, so sets are not pooled.
 
     Parameters
     ----------
@@ -111,7 +118,7 @@ def mushra_summary(ratings: pd.DataFrame, *, exclude_sessions=()) -> pd.DataFram
         Assessors to leave out (e.g. those flagged by :func:`post_screening`).
     """
     kept = ratings[~ratings["session_id"].isin(list(exclude_sessions))]
-    groups = kept.groupby(["effect", "condition"])["rating"]
+    groups = kept.groupby(["listening_set", "effect", "condition"])["rating"]
     summary = groups.agg(n="size", mean="mean", median="median", std="std").reset_index()
     n = summary["n"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -124,6 +124,12 @@ class MushraTrial:
                             f"expected one of {', '.join((REFERENCE, *self.rated))}")
         return self.conditions[stimulus]
 
+    def to_json(self) -> dict[str, Any]:
+        """The trial as an object of the file format's ``trials`` list."""
+        return {"id": self.id, "effect": self.effect, "input": vars(self.input),
+                "reference_input": vars(self.reference_input), "reference": self.reference,
+                "conditions": self.conditions}
+
 
 @dataclass(frozen=True)
 class ListeningSet:
@@ -141,10 +147,12 @@ class ListeningSet:
 
     def to_json(self) -> dict[str, Any]:
         """The set as the JSON object of the file format."""
-        return {"version": FORMAT_VERSION, **self.info,
-                "trials": [{"id": t.id, "effect": t.effect, "input": vars(t.input),
-                            "reference_input": vars(t.reference_input), "reference": t.reference,
-                            "conditions": t.conditions} for t in self.trials]}
+        return {"version": FORMAT_VERSION, **self.info, "trials": [t.to_json() for t in self.trials]}
+
+    @property
+    def created_at(self) -> str:
+        """When the set was built (ISO 8601, from the file), which tells rebuilt sets apart; "" if unrecorded."""
+        return str(self.info.get("created_at", ""))
 
 
 # -- reading and checking ----------------------------------------------------------------

@@ -207,7 +207,9 @@ def mushra_part(db, session_id, answers) -> None:
         except DafxError as error:
             st.warning(str(error).capitalize())
             return
-        payload = {"effect": trial.effect, "order": order, "played": sorted(played), "trial_ms": elapsed_ms(key)}
+        # The set and the trial as heard go with the ratings: a rebuilt set may reuse this trial id.
+        payload = {"effect": trial.effect, "order": order, "played": sorted(played), "trial_ms": elapsed_ms(key),
+                   "listening_set": listening_set.created_at, "trial": trial.to_json()}
         save(db, session_id, "mushra", trial_id, checked, payload, f"Trial {done + 1}")
 
 

@@ -88,8 +88,12 @@ with mushra_tab:
         exclude = st.checkbox(f"Leave out the {len(flagged)} assessor(s) flagged by post-screening",
                               value=False, key="exclude_flagged", disabled=not flagged)
         kept = ratings[~ratings["session_id"].isin(flagged)] if exclude else ratings
+        sets = sorted(set(ratings["listening_set"]), reverse=True)  # ISO times: newest first
+        if len(sets) > 1:  # a rebuilt set reuses trial ids with other stimuli: plot one set at a time
+            shown = st.selectbox("Listening set (when it was built)", sets, key="mushra_set")
+            kept = kept[kept["listening_set"] == shown]
         st.plotly_chart(analysis.mushra_figure(kept), key="mushra_box")
-        st.markdown("**Summary per effect and condition**")
+        st.markdown("**Summary per listening set, effect and condition**")
         table(analysis.mushra_summary(ratings, exclude_sessions=flagged if exclude else ()), "mushra summary")
         st.markdown(f"**Post-screening** (ITU-R BS.1534-3): flagged when the hidden reference is rated below "
                     f"{analysis.HIDDEN_REFERENCE_MIN:g} in more than {analysis.MAX_FRACTION_BELOW:.0%} of trials")

@@ -1,8 +1,10 @@
 """The Listening Test and Results pages, driven headless with Streamlit's AppTest."""
 
+import base64
 import json
 import shutil
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -12,6 +14,9 @@ from dafx_explorer.settings import REPO_ROOT
 
 LISTENING_PAGE = str(REPO_ROOT / "pages" / "4_Listening_Test.py")
 RESULTS_PAGE = str(REPO_ROOT / "pages" / "5_Results.py")
+
+
+BUILT_AT = "2026-11-27T03:00:00+00:00"
 
 
 def _segment(offset):
@@ -30,7 +35,7 @@ def _trial(effect, true, anchor, model):
 def env(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
-    listening_set = {"version": 1, "trials": [
+    listening_set = {"version": 1, "created_at": BUILT_AT, "trials": [
         _trial("overdrive", [0.8, 0.3, 0.6], [0.0, 1.0, 0.2], [0.7, 0.35, 0.6]),
         _trial("ringmod", [0.4, 0.9], [0.95, 0.1], [0.45, 0.8]),
     ]}
@@ -87,6 +92,10 @@ def test_mushra_trial_play_before_rate_then_saved_and_resumed(env):
         by_label["A"]: 95.0, by_label["B"]: 30.0, by_label["C"]: 70.0}
     assert set(payload["order"]) == {"hidden_reference", "anchor", "model"}
     assert payload["trial_ms"] > 0 and payload["effect"] == trial_key.split(":")[1].split("-")[0]
+    # The answer says which set and which stimuli it rates, so a rebuilt set cannot change its meaning.
+    listening_set = json.loads((env / "home" / "listening_set.json").read_text())
+    assert payload["listening_set"] == BUILT_AT
+    assert payload["trial"] == next(t for t in listening_set["trials"] if t["id"] == trial_key.split(":")[1])
     assert "1 of 2 trials done" in at.get("progress")[0].proto.text
 
     # A reload (a fresh page with the code in the URL) resumes at the next trial.
@@ -200,6 +209,29 @@ def test_results_page_with_the_password_shows_every_table(env):
     at.checkbox(key="exclude_flagged").check().run()
     summary = next(f.value for f in at.dataframe if "ci95_low" in f.value.columns)
     assert (summary.query("condition == 'hidden_reference'")["mean"] == 100).all()
+
+
+def _model_ratings_plotted(at):
+    """The ratings of the "model" condition in the page's MUSHRA box plot (Plotly sends them base64-packed)."""
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    packed = [trace["y"] for trace in figure["data"] if trace["name"] == "model"]
+    return [float(y) for ys in packed for y in np.frombuffer(base64.b64decode(ys["bdata"]), ys["dtype"])]
+
+
+def test_results_page_keeps_rebuilt_listening_sets_apart(env):
+    store = ListeningStore(env / "db" / "answers.sqlite")
+    for built, model in (("2026-11-26T14:00:00+00:00", 30), (BUILT_AT, 80)):
+        session = store.new_session()
+        store.record(session, "mushra", "overdrive-0", {"hidden_reference": 100, "anchor": 10, "model": model},
+                     {"effect": "overdrive", "trial_ms": 4000, "listening_set": built})
+    at = _results(password="correct horse")
+    choice = at.selectbox(key="mushra_set")
+    assert choice.value == BUILT_AT and choice.options == [BUILT_AT, "2026-11-26T14:00:00+00:00"]
+    assert _model_ratings_plotted(at) == [80]
+    summary = next(f.value for f in at.dataframe if "ci95_low" in f.value.columns)
+    assert sorted(summary.query("condition == 'model'")["mean"]) == [30, 80]  # one row per set, not pooled
+    choice.set_value("2026-11-26T14:00:00+00:00").run()
+    assert _model_ratings_plotted(at) == [30]
 
 
 def test_results_page_shows_the_objective_evaluation(env):

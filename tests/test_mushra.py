@@ -10,6 +10,7 @@ from dafx_explorer import effects, sources
 from dafx_explorer.errors import DataError
 from dafx_explorer.listening import ListeningStore
 from dafx_explorer.listening_analysis import (
+    UNRECORDED_SET,
     latest,
     mushra_ratings,
     mushra_summary,
@@ -193,6 +194,18 @@ def test_mushra_summary_per_effect_and_condition(tmp_path):
     assert summary.loc[("ringmod", "hidden_reference"), "median"] == 91
     without = mushra_summary(ratings, exclude_sessions=[sessions[2]]).set_index(["effect", "condition"])
     assert without.loc[("delay", "model"), "mean"] == pytest.approx(45)
+    assert set(ratings["listening_set"]) == {UNRECORDED_SET}  # these answers did not say which set
+
+
+def test_mushra_summary_keeps_listening_sets_apart(tmp_path):
+    store = ListeningStore(tmp_path / "a.sqlite")
+    for built, model in (("2026-11-26T14:00:00+00:00", 30), ("2026-11-27T03:00:00+00:00", 80)):
+        store.record(store.new_session(), "mushra", "delay-0", {"hidden_reference": 100, "model": model},
+                     {"effect": "delay", "trial_ms": 2000, "listening_set": built})
+    summary = mushra_summary(mushra_ratings(store.answers())).set_index(["listening_set", "effect", "condition"])
+    assert summary.loc[("2026-11-26T14:00:00+00:00", "delay", "model"), "mean"] == 30
+    assert summary.loc[("2026-11-27T03:00:00+00:00", "delay", "model"), "mean"] == 80
+    assert (summary["n"] == 1).all()
 
 
 def test_latest_refuses_a_table_without_answer_columns():
