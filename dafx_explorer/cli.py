@@ -321,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.add_argument("--refine-seconds", type=float, default=0.0,
                    help="search around the prediction for this long (s); helps when the reference is the same "
-                        "kind of material as the input, usually hurts when it is not (README, Results)")
+                        "kind of material as the input; where their textures differ too much, the prediction is "
+                        "kept, with any setting measured off the reference (README, Results)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_match)
 

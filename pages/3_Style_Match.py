@@ -76,9 +76,9 @@ st.markdown("Choose an input and a reference: the controller predicts the settin
             "input sound like the reference. Refinement then searches around the prediction for a few seconds.")
 st.caption("Refinement compares textures (spectrum, movement, echoes) of the result and the reference, so it helps "
            "when the reference is the same kind of material as the input, such as another part of the same "
-           "recording. With a reference of different material the prediction alone is often as close: on held-out "
-           "pairs across recordings, refinement beat the prediction only for the delay and the ring modulator. "
-           "Listen to both below.")
+           "recording. Where their textures differ too much at the start, it keeps the prediction (with any setting "
+           "it measured off the reference) instead of searching: on held-out pairs across recordings the search "
+           "beat the prediction only for the delay and the ring modulator. Listen to both below.")
 
 effect = effects.get(st.selectbox("Effect", effects.names(), key="style_match_effect"))
 left, right = st.columns(2)
@@ -123,8 +123,14 @@ refined = stored[1] if stored is not None and stored[0] == match_key else None
 with settings_area:
     notes = [f"Predicted in {predicted.seconds:.2f} s."]
     if refined is not None:
-        notes.append(f"Refined for {refined.refine_seconds:.1f} s: objective {refined.objective_start:.4g} → "
-                     f"{refined.objective_best:.4g} (lower is closer to the reference).")
+        if refined.other_material:
+            notes.append(f"No search: the reference's textures are far from the input's (objective "
+                         f"{refined.objective_best:.4g} at the start, above {matching.MATERIAL_LIMIT:g}), as when it "
+                         "is other material, so the refined settings are the prediction's" +
+                         (" with the measured setting." if refined.measured else "."))
+        else:
+            notes.append(f"Refined for {refined.refine_seconds:.1f} s: objective {refined.objective_start:.4g} → "
+                         f"{refined.objective_best:.4g} (lower is closer to the reference).")
         if refined.set_aside:
             notes.append("The search's best settings were set aside: the controller reads their result less like "
                          "the reference than the prediction's, as happens when the reference is other material, "

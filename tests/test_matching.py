@@ -44,16 +44,28 @@ def test_prediction_reads_the_first_window_that_is_not_silent(bundle):
 
 def test_refinement_respects_budget_and_never_worsens(bundle):
     effect = effects.get("overdrive")
-    x = sources.generate("chords", seed=1003, seconds=6.0)
-    reference = effect.render(sources.generate("chords", seed=1004, seconds=6.0), 24_000, [0.2, 0.8, 0.4])
+    recording = sources.generate("drums", seed=1003, seconds=12.0)  # reference: another part of the input's recording
+    x, reference = recording[:WINDOW], effect.render(recording[-WINDOW:], 24_000, [0.2, 0.8, 0.4])
     started = time.perf_counter()
     result = matching.match(effect, x, reference, refine_seconds=1.5, bundle=bundle)
+    assert not result.other_material and result.objective_start <= matching.MATERIAL_LIMIT
     assert 0.8 * 1.5 <= result.refine_seconds <= 1.2 * 1.5
     assert time.perf_counter() - started < 1.5 * 1.2 + 2.0
     assert result.objective_best <= result.objective_start
     objective = matching.TextureObjective(effect, x, reference, result.params)
     start, best = objective(np.stack([result.params, result.refined_params]))
     assert best <= start + 1e-9
+
+
+def test_no_search_when_the_reference_is_other_material(bundle):
+    effect = effects.get("overdrive")
+    x = sources.generate("chords", seed=1003, seconds=6.0)
+    reference = effect.render(sources.generate("drums", seed=1004, seconds=6.0), 24_000, [0.2, 0.8, 0.4])
+    result = matching.match(effect, x, reference, refine_seconds=1.5, bundle=bundle)
+    assert result.other_material and result.objective_start > matching.MATERIAL_LIMIT
+    np.testing.assert_array_equal(result.refined_params, result.params)  # overdrive has no measured setting
+    assert result.objective_best == result.objective_start and result.refine_seconds < 0.5
+    np.testing.assert_array_equal(result.audio, effect.render(x, 24_000, result.params))
 
 
 def test_texture_objective_is_zero_at_the_settings_that_made_the_reference():
@@ -96,18 +108,18 @@ def test_only_the_delay_and_the_ring_modulator_have_measured_settings():
 
 
 @pytest.mark.parametrize("effect_name, kind, measured, truth", [
-    ("delay", "guitar", 0.3311, [None, 0.4, 0.6, 0.5]),
-    ("ringmod", "voice", 311.7, [None, 0.6]),
+    ("delay", "drums", 0.3311, [None, 0.4, 0.6, 0.5]),
+    ("ringmod", "drums", 311.7, [None, 0.6]),
 ])
 def test_refinement_holds_the_setting_it_measured(tiny_home, effect_name, kind, measured, truth):
     effect = effects.get(effect_name)
     truth = np.array([effect.params[0].to_normalized(measured), *truth[1:]])
-    x = sources.generate(kind, seed=1013, seconds=6.0)
-    reference = effect.render(sources.generate(kind, seed=1014, seconds=6.0), 24_000, truth)
+    recording = sources.generate(kind, seed=1013, seconds=12.0)
+    x, reference = recording[:WINDOW], effect.render(recording[-WINDOW:], 24_000, truth)
     encoder = matching.load_models("delay", str(tiny_home / "models")).encoder
     untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
     result = matching.match(effect, x, reference, refine_seconds=1.0, bundle=matching.Models(encoder, untrained))
-    assert result.measured == (0,)
+    assert result.measured == (0,) and not result.other_material
     assert effect.params[0].to_real(result.refined_params[0]) == pytest.approx(measured, rel=1e-3)
     assert 0.8 <= result.refine_seconds <= 1.2
     assert result.objective_best <= result.objective_start

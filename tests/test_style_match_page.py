@@ -71,7 +71,9 @@ def test_shipped_clips_end_to_end_then_refinement(tiny_home):
     assert list(table.columns) == ["parameter", "unit", "predicted", "refined"]
     assert np.all(np.isfinite(table["refined"]))
     assert len(at.get("audio")) == 4  # input, reference, predicted result, refined result
-    assert any("Refined for" in c.value for c in at.caption)
+    # A voice is other material than a guitar: no search, the refined settings are the prediction's.
+    assert any("No search: the reference's textures are far from the input's" in c.value for c in at.caption)
+    np.testing.assert_array_equal(table["refined"], table["predicted"])
     assert at.get("progress")[0].proto.value == 100
 
     # Refinement belongs to its (input, reference): a new reference drops it, the prediction follows.
@@ -112,6 +114,7 @@ def test_refinement_says_which_setting_it_read_off_the_reference(tiny_home):
     assert not at.exception and not _errors(at)
     assert _table(at)["refined"][0] == pytest.approx(0.3311, rel=1e-3)
     assert any("delay_seconds was read off the reference (0.3311 s) and held." in c.value for c in at.caption)
+    assert any("Refined for" in c.value for c in at.caption)  # the guitar's own echo: the search ran
 
 
 def test_missing_controller_is_a_clear_error_and_the_page_keeps_working(tiny_home):
