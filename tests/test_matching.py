@@ -220,12 +220,13 @@ def test_the_readme_shows_the_shipped_evaluation():
             assert table in readme
 
 
-def test_across_recordings_refinement_beats_the_prediction_only_for_delay_and_ring_modulator():
+def test_across_recordings_refinement_is_level_or_better_and_clearly_better_for_delay_and_ring_modulator():
     """What the Style Match page tells users, checked against the shipped report."""
     report = json.loads((REPO_ROOT / "precomputed" / "evaluation_across.json").read_text())
     assert report["pairing"] == "across recordings" and set(report["effects"]) == set(effects.names())
-    better = {name for name, row in report["effects"].items() if row["mrstft"]["refined"] < row["mrstft"]["model"]}
-    assert better == {"delay", "ringmod"}
+    ratio = {name: row["mrstft"]["refined"] / row["mrstft"]["model"] for name, row in report["effects"].items()}
+    assert sum(r <= 1.0 for r in ratio.values()) == 7 and max(ratio.values()) < 1.03  # level: within 3 %
+    assert {name for name, r in ratio.items() if r < 0.9} == {"delay", "ringmod"}
 
 
 def test_evaluate_cli_prints_markdown_tables(tiny_home, capsys):
