@@ -186,7 +186,7 @@ def cmd_match(args) -> int:
     result = matching.match(effect, input_audio, reference_audio, refine_seconds=args.refine_seconds)
     audio.save(args.output, result.audio)
     payload = {"effect": effect.name, "params": effect.describe(result.final_params), "seconds": result.seconds}
-    if args.refine_seconds:
+    if args.refine_seconds or result.measured:  # the final settings are not the controller's alone
         payload["predicted_params"] = effect.describe(result.params)
         payload["refine_seconds"] = result.refine_seconds
     if args.json:

@@ -32,7 +32,10 @@ from tqdm import tqdm
 from dafx_explorer import corpus, effects, matching, training
 from dafx_explorer.settings import SAMPLE_RATE
 
-CONDITIONS = ("model", "refined", "random", "mid", "identity")
+CONDITIONS = ("model", "measured", "refined", "random", "mid", "identity")
+"""Results compared with the true target: the controller's prediction; the prediction with any setting
+measured off the reference (what ``match`` returns without refinement); the refined prediction; random
+settings (the anchor); all settings 0.5; the clean input."""
 MRSTFT_FFT_SIZES = tuple(2**i for i in range(5, 16))
 """FFT sizes 32 … 32768 (hops a half, windows the FFT size)."""
 
@@ -96,12 +99,13 @@ def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Ge
                     bundle: matching.Models) -> dict:
     """MRSTFT per condition and settings MAE per condition for one effect (means over pairs)."""
     distances = {c: [] for c in CONDITIONS}
-    errors = {c: [] for c in ("model", "refined", "random", "mid")}
+    errors = {c: [] for c in ("model", "measured", "refined", "random", "mid")}
     one_true = {name: [] for name in effect.param_names}
     for pair in tqdm(pairs, desc=effect.name, leave=False):
         result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds,
                                 bundle=bundle)
-        settings = {"model": result.params, "refined": result.final_params,
+        measured = result.params if result.measured_params is None else result.measured_params
+        settings = {"model": result.params, "measured": measured, "refined": result.final_params,
                     "random": rng.random(effect.n_params), "mid": np.full(effect.n_params, 0.5)}
         for condition, p in settings.items():
             distances[condition].append(mrstft(effect.render(pair["input"], SAMPLE_RATE, p), pair["target"]))
@@ -113,7 +117,8 @@ def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Ge
     return {"mrstft": {c: float(np.mean(v)) for c, v in distances.items()},
             "mrstft_sem": {c: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
                            for c, v in distances.items()},
-            "ratio_to_random": {c: ratio_to_random(distances[c], distances["random"]) for c in ("model", "refined")},
+            "ratio_to_random": {c: ratio_to_random(distances[c], distances["random"])
+                                for c in ("model", "measured", "refined")},
             "param_mae": {c: float(np.mean(v)) for c, v in errors.items()},
             "model_one_true": {name: float(np.mean(v)) for name, v in one_true.items()},
             "per_pair": [{"source": pair["source"], "mrstft": {c: distances[c][i] for c in CONDITIONS}}
@@ -220,12 +225,14 @@ def markdown_tables(report: dict) -> str:
         return f"{r['ratio']:.2f} ({r['ci95'][0]:.2f}–{r['ci95'][1]:.2f})"
 
     lines = ["| effect | model | refined | random (anchor) | all 0.5 | identity (clean) | model ÷ random (95 % CI) "
-             "| refined ÷ random (95 % CI) | MAE model | MAE random | MAE mid |",
-             "| --- |" + " ---: |" * 10]
+             "| with measured setting ÷ random | refined ÷ random (95 % CI) | MAE model | MAE random | MAE mid |",
+             "| --- |" + " ---: |" * 11]
     for name, row in report["effects"].items():
         m, sem, mae = row["mrstft"], row["mrstft_sem"], row["param_mae"]
         cells = [f"{m[c]:.3f}" + ("" if sem[c] is None else f" ± {sem[c]:.3f}") for c in ("model", "refined", "random")]
-        cells += [f"{m['mid']:.3f}", f"{m['identity']:.3f}", ratio(row, "model"), ratio(row, "refined")]
+        cells += [f"{m['mid']:.3f}", f"{m['identity']:.3f}", ratio(row, "model"),
+                  ratio(row, "measured") if matching.measured_parameter(effects.get(name)) is not None else "(none)",
+                  ratio(row, "refined")]
         cells += [f"{mae[c]:.3f}" for c in ("model", "random", "mid")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if "latent" in report:

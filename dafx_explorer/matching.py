@@ -40,8 +40,9 @@ Echo times and ring-modulation carriers are measured rather than searched
 (:func:`measured_start`, :data:`MEASUREMENTS`): a few per cent off in either loses most of
 the MRSTFT gained over random settings, which is finer than the controller reads or the
 search steps, while the reference's autocorrelation places an echo to the sample and its
-squared spectrum a carrier to a fraction of a hertz. Where the measured value lowers ``J``,
-the search starts from it and holds it.
+squared spectrum a carrier to a fraction of a hertz. Where the measured value lowers ``J``, it
+replaces the prediction's, with or without refinement (measuring takes about 25 ms), and the
+search starts from it and holds it.
 """
 
 from __future__ import annotations
@@ -99,13 +100,16 @@ class MatchResult:
     audio : np.ndarray
         The whole input processed with :attr:`final_params` (24 kHz).
     seconds : float
-        Wall time of prediction and rendering (s), model loading excluded.
+        Wall time of prediction, measurement and rendering (s), model loading excluded.
     refine_seconds : float
         Wall time spent refining (s).
     objective_start, objective_best : float or None
         Refinement objective at the prediction and at the refined settings.
     measured : tuple of int
-        Indices of the settings refinement read off the reference and held (:func:`measured_start`).
+        Indices of the settings read off the reference (:func:`measured_start`), held by refinement.
+    measured_params : np.ndarray or None
+        ``params`` with the ``measured`` settings replaced by the values read off the reference
+        (None when nothing was measured): the result without refinement.
     set_aside : bool
         Whether the search's best settings were set aside for its start (:func:`reads_like_reference`);
         ``refined_params`` is then the start: the prediction, with any measured setting.
@@ -124,10 +128,14 @@ class MatchResult:
     measured: tuple[int, ...] = ()
     set_aside: bool = False
     other_material: bool = False
+    measured_params: np.ndarray | None = None
 
     @property
     def final_params(self) -> np.ndarray:
-        return self.params if self.refined_params is None else self.refined_params
+        """The settings the result was rendered with: refined, else measured, else predicted."""
+        if self.refined_params is not None:
+            return self.refined_params
+        return self.params if self.measured_params is None else self.measured_params
 
 
 @dataclass(frozen=True)
@@ -357,18 +365,20 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     """Predict (and optionally refine) the settings that make ``input_audio`` sound like ``reference_audio``.
 
     Both signals are 24 kHz mono float32 (see :func:`dafx_explorer.audio.load`); the result's
-    audio is the whole input processed with the final settings.
+    audio is the whole input processed with the final settings: the refined ones, else the
+    prediction with any setting measured off the reference (:func:`measured_start`).
     """
     bundle = bundle or load_models(effect.name)
     started = time.perf_counter()
     predicted = predict(effect, input_audio, reference_audio, bundle)
-    seconds = time.perf_counter() - started
-    refined, refine_time, start_value, best_value, hold, set_aside, other_material = (
-        None, 0.0, None, None, (), False, False)
-    if refine_seconds > 0:
-        tick = time.perf_counter()
+    start, hold, start_value, searched_from, objective = predicted, (), None, None, None
+    if refine_seconds > 0 or measured_parameter(effect) is not None:  # measuring takes tens of milliseconds
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
         start, hold, start_value, searched_from = measured_start(objective, input_audio, reference_audio)
+    seconds = time.perf_counter() - started
+    refined, refine_time, best_value, set_aside, other_material = None, 0.0, None, False, False
+    if refine_seconds > 0:
+        tick = time.perf_counter()
         if searched_from is None:
             searched_from = start_value = float(objective(start[None, :])[0])
         other_material = searched_from > MATERIAL_LIMIT
@@ -382,8 +392,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
             refined = start if set_aside else refined
         refine_time = time.perf_counter() - tick
     tick = time.perf_counter()
-    final = predicted if refined is None else refined
-    output = effect.render(input_audio, SAMPLE_RATE, final)
+    output = effect.render(input_audio, SAMPLE_RATE, start if refined is None else refined)
     seconds += time.perf_counter() - tick
     return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value, hold, set_aside,
-                       other_material)
+                       other_material, start if hold else None)

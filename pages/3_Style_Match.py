@@ -123,29 +123,29 @@ refined = stored[1] if stored is not None and stored[0] == match_key else None
 
 with settings_area:
     notes = [f"Predicted in {predicted.seconds:.2f} s."]
+    for index in predicted.measured:
+        param = effect.params[index]
+        notes.append(f"{param.name} was read off the reference "
+                     f"({param.to_real(predicted.final_params[index]):.4g} {param.unit}; the controller alone "
+                     f"predicted {param.to_real(predicted.params[index]):.4g}).")
     if refined is not None:
         if refined.other_material:
             notes.append(f"No search: the reference's textures are far from the input's (objective "
                          f"{refined.objective_best:.4g} at the start, above {matching.MATERIAL_LIMIT:g}), as when it "
-                         "is other material, so the refined settings are the prediction's" +
-                         (" with the measured setting." if refined.measured else "."))
+                         "is other material, so the refined settings are the predicted ones.")
         else:
             notes.append(f"Refined for {refined.refine_seconds:.1f} s: objective {refined.objective_start:.4g} → "
-                         f"{refined.objective_best:.4g} (lower is closer to the reference).")
+                         f"{refined.objective_best:.4g} (lower is closer to the reference)" +
+                         (", the measured setting held." if refined.measured else "."))
         if refined.set_aside:
             notes.append("The search's best settings were set aside: the controller reads their result less like "
                          "the reference than the prediction's, as happens when the reference is other material, "
-                         "so the refined settings are the prediction's" + (" with the measured setting." if
-                                                                          refined.measured else "."))
-        for index in refined.measured:
-            param = effect.params[index]
-            notes.append(f"{param.name} was read off the reference ({param.to_real(refined.refined_params[index]):.4g} "
-                         f"{param.unit}) and held.")
+                         "so the refined settings are the predicted ones.")
     if target is not None:
         notes.append("*reference*: the settings the reference was made with.")
     st.caption(" ".join(notes))
-    table = style_match.settings_table(effect, predicted.params, None if refined is None else refined.refined_params,
-                                       target)
+    table = style_match.settings_table(effect, predicted.final_params,
+                                       None if refined is None else refined.refined_params, target)
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         column: st.column_config.NumberColumn(format="%.4g") for column in ("predicted", "refined", "reference")})
 

@@ -118,7 +118,14 @@ def test_refinement_holds_the_setting_it_measured(tiny_home, effect_name, kind, 
     x, reference = recording[:WINDOW], effect.render(recording[-WINDOW:], 24_000, truth)
     encoder = matching.load_models("delay", str(tiny_home / "models")).encoder
     untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
-    result = matching.match(effect, x, reference, refine_seconds=1.0, bundle=matching.Models(encoder, untrained))
+    bundle = matching.Models(encoder, untrained)
+    unrefined = matching.match(effect, x, reference, bundle=bundle)  # measured without refinement too
+    assert unrefined.measured == (0,) and unrefined.refined_params is None
+    np.testing.assert_allclose(unrefined.params, 0.5, atol=1e-3)  # the untrained controller's prediction
+    assert effect.params[0].to_real(unrefined.final_params[0]) == pytest.approx(measured, rel=1e-3)
+    np.testing.assert_array_equal(unrefined.final_params[1:], unrefined.params[1:])
+    np.testing.assert_array_equal(unrefined.audio, effect.render(x, 24_000, unrefined.final_params))
+    result = matching.match(effect, x, reference, refine_seconds=1.0, bundle=bundle)
     assert result.measured == (0,) and not result.other_material
     assert effect.params[0].to_real(result.refined_params[0]) == pytest.approx(measured, rel=1e-3)
     assert 0.8 <= result.refine_seconds <= 1.2
@@ -190,7 +197,7 @@ def test_evaluate_report_has_every_figure(tiny_home):
     for name in ("overdrive", "delay"):
         row = report["effects"][name]
         assert set(row["mrstft"]) == set(evaluation.CONDITIONS)
-        assert set(row["param_mae"]) == {"model", "refined", "random", "mid"}
+        assert set(row["param_mae"]) == {"model", "measured", "refined", "random", "mid"}
         assert all(np.isfinite(v) and v >= 0 for v in row["mrstft"].values())
         assert set(row["mrstft_sem"]) == set(evaluation.CONDITIONS)
         assert list(row["model_one_true"]) == list(effects.get(name).param_names)
@@ -202,6 +209,9 @@ def test_evaluate_report_has_every_figure(tiny_home):
         ratio = row["ratio_to_random"]["model"]
         assert np.isclose(ratio["ratio"], row["mrstft"]["model"] / row["mrstft"]["random"])
         assert ratio["ci95"][0] <= ratio["ci95"][1]
+    overdrive = report["effects"]["overdrive"]  # nothing to measure: the same settings as the model's
+    assert overdrive["mrstft"]["measured"] == overdrive["mrstft"]["model"]
+    assert "| overdrive | " in evaluation.markdown_tables(report) and "(none)" in evaluation.markdown_tables(report)
     assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
     assert set(report["latent"]["probe_r2"]["delay"]) == set(effects.get("delay").param_names)
     assert "overdrive" in evaluation.format_table(report)

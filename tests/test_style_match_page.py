@@ -33,7 +33,7 @@ def _predicted_real(effect_name, input_audio, reference_audio):
     effect = effects.get(effect_name)
     result = matching.match(effect, input_audio, reference_audio,
                             bundle=matching.load_models(effect_name, str(get_settings().models_dir)))
-    return effect.real(result.params)
+    return effect.real(result.final_params)
 
 
 def test_shipped_clips_end_to_end_then_refinement(tiny_home):
@@ -109,12 +109,15 @@ def test_refinement_says_which_setting_it_read_off_the_reference(tiny_home):
     at.radio(key="style_match_reference_origin").set_value("Upload a file").run()
     at.file_uploader(key="style_match_reference_upload").set_value(("echo.wav", wav_bytes(reference), "audio/wav"))
     at.run()
+    # The echo time is measured with the prediction, before any refinement; the result plays it.
+    assert _table(at)["predicted"][0] == pytest.approx(0.3311, rel=1e-3)
+    assert any("delay_seconds was read off the reference (0.3311 s; the controller alone predicted" in c.value
+               for c in at.caption)
     at.slider(key="style_match_refine_seconds").set_value(1)
     at.button(key="style_match_refine").click().run()
     assert not at.exception and not _errors(at)
     assert _table(at)["refined"][0] == pytest.approx(0.3311, rel=1e-3)
-    assert any("delay_seconds was read off the reference (0.3311 s) and held." in c.value for c in at.caption)
-    assert any("Refined for" in c.value for c in at.caption)  # the guitar's own echo: the search ran
+    assert any("Refined for" in c.value and "the measured setting held" in c.value for c in at.caption)
 
 
 def test_missing_controller_is_a_clear_error_and_the_page_keeps_working(tiny_home):
