@@ -188,7 +188,10 @@ def cmd_match(args) -> int:
     payload = {"effect": effect.name, "params": effect.describe(result.final_params), "seconds": result.seconds}
     if args.refine_seconds or result.measured:  # the final settings are not the controller's alone
         payload["predicted_params"] = effect.describe(result.params)
+    if args.refine_seconds:
         payload["refine_seconds"] = result.refine_seconds
+        payload["refinement"] = ("other material" if result.other_material  # what became of the search
+                                 else "set aside" if result.set_aside else "searched")
     if args.json:
         _print_json(payload)
     else:

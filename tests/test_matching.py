@@ -315,10 +315,31 @@ def test_cli_match_json(tiny_home, tmp_path, capsys):
     assert status == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["effect"] == "overdrive"
+    assert "predicted_params" not in payload and "refinement" not in payload  # no search, nothing measured
     assert set(payload["params"]) == set(effects.get("overdrive").param_names)
     assert {"normalized", "value", "unit"} <= set(payload["params"]["drive_db"])
     assert payload["seconds"] > 0
     assert len(audio.load(tmp_path / "out.wav")) == 4 * 24_000
+
+
+def test_cli_match_json_says_what_became_of_the_refinement(tiny_home, tmp_path, capsys):
+    from dafx_explorer import audio
+
+    recording = sources.generate("drums", seed=1008, seconds=12.0)
+    effect = effects.get("overdrive")
+    audio.save(tmp_path / "in.wav", recording[:WINDOW])
+    audio.save(tmp_path / "same.wav", effect.render(recording[-WINDOW:], 24_000, [0.7, 0.5, 0.5]))
+    audio.save(tmp_path / "other.wav", effect.render(sources.generate("voice", seed=1009, seconds=6.0), 24_000,
+                                                     [0.7, 0.5, 0.5]))
+    outcomes = {}
+    for reference in ("same", "other"):
+        assert main(["match", "--effect", "overdrive", "--input", str(tmp_path / "in.wav"), "--reference",
+                     str(tmp_path / f"{reference}.wav"), "--output", str(tmp_path / "out.wav"), "--refine-seconds",
+                     "0.5", "--json"]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        assert set(payload["predicted_params"]) == set(payload["params"]) and payload["refine_seconds"] >= 0
+        outcomes[reference] = payload["refinement"]
+    assert outcomes["same"] in ("searched", "set aside") and outcomes["other"] == "other material"
 
 
 def test_cli_match_bad_input_is_one_line(tiny_home, tmp_path, capsys):
