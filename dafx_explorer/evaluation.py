@@ -104,8 +104,7 @@ def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Ge
     for pair in tqdm(pairs, desc=effect.name, leave=False):
         result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds,
                                 bundle=bundle)
-        measured = result.params if result.measured_params is None else result.measured_params
-        settings = {"model": result.params, "measured": measured, "refined": result.final_params,
+        settings = {"model": result.params, "measured": result.unrefined_params, "refined": result.final_params,
                     "random": rng.random(effect.n_params), "mid": np.full(effect.n_params, 0.5)}
         for condition, p in settings.items():
             distances[condition].append(mrstft(effect.render(pair["input"], SAMPLE_RATE, p), pair["target"]))

@@ -131,11 +131,14 @@ class MatchResult:
     measured_params: np.ndarray | None = None
 
     @property
-    def final_params(self) -> np.ndarray:
-        """The settings the result was rendered with: refined, else measured, else predicted."""
-        if self.refined_params is not None:
-            return self.refined_params
+    def unrefined_params(self) -> np.ndarray:
+        """The result without refinement: the prediction with any measured setting."""
         return self.params if self.measured_params is None else self.measured_params
+
+    @property
+    def final_params(self) -> np.ndarray:
+        """The settings the result was rendered with: refined, else :attr:`unrefined_params`."""
+        return self.unrefined_params if self.refined_params is None else self.refined_params
 
 
 @dataclass(frozen=True)
