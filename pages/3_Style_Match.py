@@ -39,11 +39,16 @@ def predict(effect_name: str, models_dir: str, input_id: str, reference_id: str,
     return matching.match(effects.get(effect_name), _input, _reference, bundle=get_models(effect_name, models_dir))
 
 
-def choose(role: str, default_clip: int, effect, processed: bool):
-    """Widgets choosing the input or the reference; returns ``(identity, samples, true settings)`` or None."""
+def choose(role: str, effect, processed: bool):
+    """Widgets choosing the input or the reference; returns ``(identity, samples, true settings)`` or None.
+
+    The reference (``processed``) starts as the first shipped clip through the effect, the input as
+    that clip: a pair whose true settings are known and which refinement can search.
+    """
     st.subheader(role.capitalize())
     origins = [CLIP, PROCESSED_CLIP, UPLOAD] if processed else [CLIP, UPLOAD]
-    origin = st.radio("From", origins, key=f"style_match_{role}_origin", horizontal=True)
+    origin = st.radio("From", origins, index=origins.index(PROCESSED_CLIP) if processed else 0,
+                      key=f"style_match_{role}_origin", horizontal=True)
     target = None
     try:
         if origin == UPLOAD:
@@ -55,7 +60,7 @@ def choose(role: str, default_clip: int, effect, processed: bool):
                 return None
             identity, samples = f"upload:{upload.file_id}", decode_upload(upload.file_id, upload)
         else:
-            name = st.selectbox("Clip", sources.builtin_clips(), index=default_clip, key=f"style_match_{role}_clip")
+            name = st.selectbox("Clip", sources.builtin_clips(), key=f"style_match_{role}_clip")
             sources_dir = str(get_settings().sources_dir)
             identity, samples = f"clip:{sources_dir}/{name}", get_clip(name, sources_dir)
             if origin == PROCESSED_CLIP:
@@ -73,7 +78,9 @@ def choose(role: str, default_clip: int, effect, processed: bool):
 
 st.title("Style Match")
 st.markdown("Choose an input and a reference: the controller predicts the settings of the effect that make the "
-            "input sound like the reference. Refinement then searches around the prediction for a few seconds.")
+            "input sound like the reference. Refinement then searches around the prediction for a few seconds. "
+            "The page opens with the input's own clip through the effect, at random settings, as the reference: "
+            "the table shows the settings it was made with beside the prediction.")
 st.caption("Refinement compares textures (spectrum, movement, echoes) of the result and the reference, so it helps "
            "when the reference is the same kind of material as the input, such as another part of the same "
            "recording. Where their textures differ too much at the start, it keeps the prediction (with any setting "
@@ -84,9 +91,9 @@ st.caption("Refinement compares textures (spectrum, movement, echoes) of the res
 effect = effects.get(st.selectbox("Effect", effects.names(), key="style_match_effect"))
 left, right = st.columns(2)
 with left:
-    chosen_input = choose("input", 0, effect, processed=False)
+    chosen_input = choose("input", effect, processed=False)
 with right:
-    chosen_reference = choose("reference", 3, effect, processed=True)
+    chosen_reference = choose("reference", effect, processed=True)
 if chosen_input is None or chosen_reference is None:
     st.info("Choose an input and a reference to see the settings.")
     st.stop()

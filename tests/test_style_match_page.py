@@ -40,6 +40,7 @@ def test_shipped_clips_end_to_end_then_refinement(tiny_home):
     at = _open()
     at.selectbox(key="style_match_effect").set_value("overdrive")
     at.selectbox(key="style_match_input_clip").set_value("guitar")
+    at.radio(key="style_match_reference_origin").set_value("Shipped clip")
     at.selectbox(key="style_match_reference_clip").set_value("voice")
     at.run()
     assert not at.exception and not _errors(at)
@@ -84,10 +85,26 @@ def test_shipped_clips_end_to_end_then_refinement(tiny_home):
     np.testing.assert_allclose(table["predicted"], list(expected.values()), rtol=1e-5)
 
 
+def test_page_opens_on_the_input_clip_through_the_effect_and_refinement_searches(tiny_home):
+    at = _open()
+    assert at.radio(key="style_match_reference_origin").value == "Shipped clip through the effect"
+    assert at.selectbox(key="style_match_input_clip").value == at.selectbox(key="style_match_reference_clip").value
+    effect = effects.get(at.selectbox(key="style_match_effect").value)
+    clip = sources.load_clip(at.selectbox(key="style_match_input_clip").value)
+    _, true = style_match.processed_reference(effect, clip, seed=0)
+    np.testing.assert_allclose(_table(at)["reference"], list(effect.real(true).values()))
+    # The same material as the input: the search runs (it is skipped for other material).
+    at.slider(key="style_match_refine_seconds").set_value(1)
+    at.button(key="style_match_refine").click().run()
+    assert not at.exception and not _errors(at)
+    assert any(c.value.startswith("Predicted in") and "Refined for" in c.value for c in at.caption)
+    assert not any("No search" in c.value for c in at.caption)
+
+
 def test_reference_made_by_the_effect_shows_its_true_settings(tiny_home):
     at = _open()
     at.selectbox(key="style_match_effect").set_value("delay").run()
-    at.radio(key="style_match_reference_origin").set_value("Shipped clip through the effect").run()
+    at.selectbox(key="style_match_reference_clip").set_value("chords").run()
     at.number_input(key="style_match_reference_seed").set_value(7).run()
     assert not at.exception and not _errors(at)
     table = _table(at)
