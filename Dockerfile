@@ -29,7 +29,7 @@ RUN bash install.sh --venv /opt/venv --torch-index https://download.pytorch.org/
 # app's user reads them but cannot change them.
 COPY .streamlit/ .streamlit/
 COPY app.py ./
-COPY pages/ pages/
+COPY app_pages/ app_pages/
 COPY dafx_explorer/ dafx_explorer/
 COPY precomputed/ precomputed/
 # Files written atomically through temporary files may be private (0600) in the build context.

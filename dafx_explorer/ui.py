@@ -14,15 +14,15 @@ from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 PAGES = (
-    ("pages/1_Latent_Controller.py", "Latent Controller", ":material/tune:",
+    ("app_pages/1_Latent_Controller.py", "Latent Controller", ":material/tune:",
      "click the map of an effect's settings and hear the result."),
-    ("pages/2_Latent_Space.py", "Latent Space", ":material/scatter_plot:",
+    ("app_pages/2_Latent_Space.py", "Latent Space", ":material/scatter_plot:",
      "all effects in one map, and domain-colouring views of each."),
-    ("pages/3_Style_Match.py", "Style Match", ":material/graphic_eq:",
+    ("app_pages/3_Style_Match.py", "Style Match", ":material/graphic_eq:",
      "bring an input and a reference; get the settings, the audio and a preset."),
-    ("pages/4_Listening_Test.py", "Listening Test", ":material/headphones:",
+    ("app_pages/4_Listening_Test.py", "Listening Test", ":material/headphones:",
      "expert tests and MUSHRA for participants."),
-    ("pages/5_Results.py", "Results", ":material/bar_chart:",
+    ("app_pages/5_Results.py", "Results", ":material/bar_chart:",
      "listening-test results and objective evaluation (admin password)."),
 )
 """The app's pages after Home: (script relative to the repository root, title, icon, one line on what it

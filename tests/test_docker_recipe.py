@@ -14,7 +14,7 @@ from dafx_explorer.settings import REPO_ROOT
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 INSTALL = REPO_ROOT / "install.sh"
 # What `streamlit run app.py` needs at run time, relative to the working directory.
-APP_PATHS = ("app.py", "pages", "dafx_explorer", "precomputed", ".streamlit")
+APP_PATHS = ("app.py", "app_pages", "dafx_explorer", "precomputed", ".streamlit")
 
 
 def instructions(text: str) -> list[tuple[str, str]]:

@@ -31,5 +31,5 @@ def test_navigation_names_every_page_and_home_links_to_each():
     assert [link.proto.page for link in links] == [title.replace(" ", "_") for _, title, _, _ in ui.PAGES]
     for (script, title, _, _), link in zip(ui.PAGES, links, strict=True):
         assert (REPO_ROOT / script).is_file() and link.proto.label.startswith(f"**{title}**")
-    app.switch_page("pages/3_Style_Match.py").run()
+    app.switch_page("app_pages/3_Style_Match.py").run()
     assert not app.exception and app.title[0].value == "Style Match"

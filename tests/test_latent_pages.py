@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from dafx_explorer import explorer, matching, store
 from dafx_explorer.settings import REPO_ROOT, SAMPLE_RATE
 
-CONTROLLER_PAGE = str(REPO_ROOT / "pages" / "1_Latent_Controller.py")
-SPACE_PAGE = str(REPO_ROOT / "pages" / "2_Latent_Space.py")
+CONTROLLER_PAGE = str(REPO_ROOT / "app_pages" / "1_Latent_Controller.py")
+SPACE_PAGE = str(REPO_ROOT / "app_pages" / "2_Latent_Space.py")
 
 
 @pytest.fixture(scope="module")

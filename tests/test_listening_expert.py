@@ -24,8 +24,8 @@ from dafx_explorer.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-LISTENING_PAGE = str(REPO_ROOT / "pages" / "4_Listening_Test.py")
-RESULTS_PAGE = str(REPO_ROOT / "pages" / "5_Results.py")
+LISTENING_PAGE = str(REPO_ROOT / "app_pages" / "4_Listening_Test.py")
+RESULTS_PAGE = str(REPO_ROOT / "app_pages" / "5_Results.py")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from dafx_explorer import effects
 from dafx_explorer.listening import QUESTIONNAIRE, ListeningStore
 from dafx_explorer.settings import REPO_ROOT
 
-LISTENING_PAGE = str(REPO_ROOT / "pages" / "4_Listening_Test.py")
-RESULTS_PAGE = str(REPO_ROOT / "pages" / "5_Results.py")
+LISTENING_PAGE = str(REPO_ROOT / "app_pages" / "4_Listening_Test.py")
+RESULTS_PAGE = str(REPO_ROOT / "app_pages" / "5_Results.py")
 
 
 BUILT_AT = "2026-11-27T03:00:00+00:00"

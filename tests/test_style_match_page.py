@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dafx_explorer import effects, matching, presets, sources, style_match
 from dafx_explorer.settings import REPO_ROOT, get_settings
 
-PAGE = str(REPO_ROOT / "pages" / "3_Style_Match.py")
+PAGE = str(REPO_ROOT / "app_pages" / "3_Style_Match.py")
 
 
 def _open():
