@@ -206,6 +206,7 @@ def cmd_evaluate(args) -> int:
 
     report = evaluation.evaluate(
         args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds, across=args.across,
+        audio_dirs=tuple(args.audio_dir),
     )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
@@ -336,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-seconds", type=float, default=5.0)
     p.add_argument("--across", action="store_true",
                    help="take each input from another recording than its reference (default: the same one)")
+    p.add_argument("--audio-dir", action="append", default=[],
+                   help="evaluate on every audio file of this folder (one recording per file: its first 12 s, "
+                        "looped if shorter) instead of the built-in held-out recordings; only material the models "
+                        "did not train on")
     p.add_argument("--out", help="also write the JSON report here")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")

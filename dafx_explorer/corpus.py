@@ -140,6 +140,11 @@ def _read_trusted(path: Path, *, start_seconds: float = 0.0, seconds: float | No
     return audio.to_mono_24k(data, sr)
 
 
+def is_audible(recording: Recording) -> bool:
+    """Whether a recording is louder than :data:`SILENCE_RMS` (quieter ones are left out of every corpus)."""
+    return _rms(recording.samples) >= SILENCE_RMS
+
+
 def _make(name: str, origin: str, samples: np.ndarray) -> Recording:
     n = int(RECORDING_SECONDS * SAMPLE_RATE)
     return Recording(name, origin, _loudness_normalize(_fit_length(samples, n)))
@@ -265,11 +270,12 @@ def fluidsynth(split: str, rng: np.random.Generator, count: int = 40) -> list[Re
     return out
 
 
-def folder(path: Path | str, split: str) -> list[Recording]:
-    """Every audio file under a user's folder (validated like any upload), split by file name."""
+def folder(path: Path | str, split: str | None) -> list[Recording]:
+    """The audio files under a user's folder (validated like any upload): those of one split (by
+    file name), or with ``split`` None every one of them."""
     out = []
     for file in sorted(Path(path).rglob("*")):
-        if file.suffix.lower() in AUDIO_SUFFIXES and is_held_out(file.name) == (split == "eval"):
+        if file.suffix.lower() in AUDIO_SUFFIXES and (split is None or is_held_out(file.name) == (split == "eval")):
             out.append(_make(f"folder:{file}", "folder", audio.load(file)))
     return out
 
@@ -288,7 +294,7 @@ def build(split: str, *, seed: int = 0, generated_per_kind: int = 12, audio_dirs
         recordings += fluidsynth(split, rng, count=max(1, int(40 * scale)))
     for path in audio_dirs:
         recordings += folder(path, split)
-    return [r for r in recordings if _rms(r.samples) >= SILENCE_RMS]
+    return [r for r in recordings if is_audible(r)]
 
 
 def origins(recordings: list[Recording]) -> dict[str, int]:

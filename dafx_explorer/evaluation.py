@@ -24,12 +24,14 @@ cross-validated R² of a ridge probe from the embedding to the normalized settin
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from dafx_explorer import corpus, effects, matching, training
+from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE
 
 CONDITIONS = ("model", "measured", "refined", "random", "mid", "identity")
@@ -168,18 +170,40 @@ def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: 
     return {"knn_effect_accuracy": float(knn), "probe_r2": probe}
 
 
+def evaluation_recordings(audio_dirs: tuple = (), *, seed: int = 0, use_system_audio: bool = True,
+                          generated_per_kind: int = 4) -> list[corpus.Recording]:
+    """The held-out recordings: the built-in corpus's evaluation split, or every file of the folders
+    in ``audio_dirs`` instead (recordings the models did not train on; at least two)."""
+    if not audio_dirs:
+        return corpus.build("eval", seed=seed, generated_per_kind=generated_per_kind,
+                            use_system_audio=use_system_audio)
+    recordings = []
+    for path in audio_dirs:
+        if not Path(path).is_dir():
+            raise DataError(f"--audio-dir {path}: no such folder")
+        recordings += [r for r in corpus.folder(path, None) if corpus.is_audible(r)]
+    if len(recordings) < 2:
+        raise DataError(f"evaluation needs at least two audible recordings; {', '.join(map(str, audio_dirs))} "
+                        f"held {len(recordings)} (files ending in {', '.join(corpus.AUDIO_SUFFIXES)})")
+    return recordings
+
+
 def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: int = 0,
              refine_seconds: float = 5.0, across: bool = False, use_system_audio: bool = True,
-             generated_per_kind: int = 4, models_dir: str | None = None, latent_per_effect: int = 60) -> dict:
-    """The evaluation report (DESIGN §6 JSON): per-effect MRSTFT and settings MAE, latent structure."""
+             generated_per_kind: int = 4, models_dir: str | None = None, latent_per_effect: int = 60,
+             audio_dirs: tuple = ()) -> dict:
+    """The evaluation report (DESIGN §6 JSON): per-effect MRSTFT and settings MAE, latent structure;
+    on the built-in held-out recordings, or on the files of ``audio_dirs``."""
     names = list(effects_to_run or effects.names())
     for name in names:
         effects.get(name)  # unknown names fail before any work
-    recordings = corpus.build("eval", seed=seed, generated_per_kind=generated_per_kind,
-                              use_system_audio=use_system_audio)
+    recordings = evaluation_recordings(audio_dirs, seed=seed, use_system_audio=use_system_audio,
+                                       generated_per_kind=generated_per_kind)
     report: dict = {"effects": {}, "pairs": pairs, "seed": seed, "refine_seconds": refine_seconds,
                     "pairing": "across recordings" if across else "same recording",
                     "sources": corpus.origins(recordings), "per_pair": {}}
+    if audio_dirs:
+        report["audio_dirs"] = [str(path) for path in audio_dirs]
     encoder = None
     built_in = effects.names()
     for position, name in enumerate(names):

@@ -304,6 +304,48 @@ def test_an_effect_gets_the_same_held_out_pairs_whichever_others_are_evaluated(t
     assert alone == after_another
 
 
+def _write_recordings(folder, kinds):
+    """Generated recordings as 44.1 kHz stereo WAV files (the folder is read like any user's)."""
+    import scipy.signal
+    import soundfile as sf
+
+    folder.mkdir(exist_ok=True)
+    for i, kind in enumerate(kinds):
+        mono = scipy.signal.resample_poly(sources.generate(kind, seed=1100 + i, seconds=13.0), 147, 80)
+        sf.write(folder / f"{i}_{kind}.wav", np.stack([mono, 0.5 * mono], axis=1), 44_100)
+
+
+def test_evaluate_on_a_folder_of_recordings(tiny_home, tmp_path, capsys):
+    _write_recordings(tmp_path / "mine", ["guitar", "voice", "bass"])
+    (tmp_path / "mine" / "notes.txt").write_text("not audio, not read")
+    out = tmp_path / "report.json"
+    assert main(["evaluate", "--effects", "overdrive", "--pairs", "3", "--refine-seconds", "0", "--across",
+                 "--audio-dir", str(tmp_path / "mine"), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["sources"] == {"folder": 3} and report["audio_dirs"] == [str(tmp_path / "mine")]
+    names = {f"folder:{tmp_path / 'mine' / f'{i}_{kind}.wav'}" for i, kind in enumerate(["guitar", "voice", "bass"])}
+    for pair in report["per_pair"]["overdrive"]:
+        input_name, reference_name = pair["source"].split(" → ")
+        assert {input_name, reference_name} <= names and input_name != reference_name
+    assert np.isfinite(report["effects"]["overdrive"]["mrstft"]["model"])
+    assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
+    assert "overdrive" in capsys.readouterr().out
+
+
+def test_evaluate_on_a_folder_refuses_what_it_cannot_use(tiny_home, tmp_path, capsys):
+    from dafx_explorer.errors import DataError
+
+    with pytest.raises(DataError, match="no such folder"):
+        evaluation.evaluation_recordings((tmp_path / "missing",))
+    _write_recordings(tmp_path / "one", ["guitar"])
+    with pytest.raises(DataError, match="at least two audible recordings.*held 1"):
+        evaluation.evaluation_recordings((tmp_path / "one",))
+    (tmp_path / "one" / "broken.wav").write_text("not audio at all")
+    assert main(["evaluate", "--effects", "overdrive", "--audio-dir", str(tmp_path / "one")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "broken.wav" in err and err.count("\n") == 1
+
+
 def test_cli_match_json(tiny_home, tmp_path, capsys):
     from dafx_explorer import audio
 
