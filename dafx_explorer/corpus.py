@@ -272,7 +272,9 @@ def fluidsynth(split: str, rng: np.random.Generator, count: int = 40) -> list[Re
 
 def folder(path: Path | str, split: str | None) -> list[Recording]:
     """The audio files under a user's folder (validated like any upload): those of one split (by
-    file name), or with ``split`` None every one of them."""
+    file name), or with ``split`` None every one of them. A missing folder is an error, not an empty one."""
+    if not Path(path).is_dir():
+        raise DataError(f"--audio-dir {path}: no such folder")
     out = []
     for file in sorted(Path(path).rglob("*")):
         if file.suffix.lower() in AUDIO_SUFFIXES and (split is None or is_held_out(file.name) == (split == "eval")):

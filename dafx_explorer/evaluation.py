@@ -24,7 +24,6 @@ cross-validated R² of a ridge probe from the embedding to the normalized settin
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -179,8 +178,6 @@ def evaluation_recordings(audio_dirs: tuple = (), *, seed: int = 0, use_system_a
                             use_system_audio=use_system_audio)
     recordings = []
     for path in audio_dirs:
-        if not Path(path).is_dir():
-            raise DataError(f"--audio-dir {path}: no such folder")
         recordings += [r for r in corpus.folder(path, None) if corpus.is_audible(r)]
     if len(recordings) < 2:
         raise DataError(f"evaluation needs at least two audible recordings; {', '.join(map(str, audio_dirs))} "

@@ -100,6 +100,11 @@ def test_build_leaves_out_recordings_that_are_only_a_noise_floor(tmp_path):
     assert folder == [f"folder:{tmp_path / names[0]}"]  # the hiss is not raised to speech level and trained on
 
 
+def test_a_missing_audio_folder_is_an_error_for_training_too(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        corpus.build("train", generated_per_kind=1, use_system_audio=False, audio_dirs=(tmp_path / "typo",))
+
+
 def test_export_and_load_keep_names_origins_and_samples(tmp_path):
     recordings = corpus.build("eval", generated_per_kind=1, use_system_audio=False)
     corpus.export(recordings, tmp_path / "flac")
