@@ -85,8 +85,9 @@ st.caption("Refinement compares textures (spectrum, movement, echoes) of the res
            "when the reference is the same kind of material as the input, such as another part of the same "
            "recording. Where their textures differ too much at the start, it keeps the prediction (with any setting "
            "it measured off the reference) instead of searching. On held-out pairs across recordings it was then "
-           "better than or level with the prediction for 7 of the 8 effects, and clearly better only for the delay "
-           "and the ring modulator, whose echo time and carrier it measures. Listen to both below.")
+           "better than or level with the prediction for 7 of the 8 effects, and clearly better only for the delay, "
+           "the ambience and the ring modulator, whose echo time, pre-delay and carrier it measures. Listen to both "
+           "below.")
 
 effect = effects.get(st.selectbox("Effect", effects.names(), key="style_match_effect"))
 left, right = st.columns(2)

@@ -21,6 +21,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import threading
@@ -34,7 +35,7 @@ import pedalboard
 from dafx_explorer.errors import AudioError, EffectError
 
 SCALES = ("linear", "log")
-MEASURED_KINDS = ("", "echo time", "carrier")
+MEASURED_KINDS = ("", "echo time", "carrier", "pre-delay")
 """Values of ``Param.measured``: how refinement reads a setting off a reference (empty: it does not)."""
 
 
@@ -72,7 +73,8 @@ class Param:
     measured : str
         How refinement reads this setting off a reference instead of searching for it
         (:data:`dafx_explorer.matching.MEASUREMENTS`): ``"echo time"`` (seconds between a sound
-        and its repeat), ``"carrier"`` (Hz of a ring-modulation carrier), or ``""`` (searched).
+        and its repeat), ``"carrier"`` (Hz of a ring-modulation carrier), ``"pre-delay"`` (ms
+        before the ambience's reverb starts, :func:`reverb_onset`), or ``""`` (searched).
     """
 
     name: str
@@ -295,6 +297,22 @@ def process_ambience(audio, sample_rate, *, room_size, damping, mix, predelay_ms
     return (1.0 - mix) * dry + mix * wet
 
 
+REVERB_ONSET_MS = 100.0
+"""Length of :func:`reverb_onset` (ms)."""
+
+
+@functools.lru_cache(maxsize=4)
+def reverb_onset(sample_rate: int) -> np.ndarray:
+    """The first :data:`REVERB_ONSET_MS` of the ambience's wet impulse response with no pre-delay
+    (room size and damping 0.5). Its first reflections (from 25 ms on) arrive at the same times at
+    every room size and damping, so a pre-delay shifts this pattern as a whole, which is how
+    :func:`dafx_explorer.matching.predelay_times` finds it in a reference."""
+    impulse = np.zeros(int(sample_rate * REVERB_ONSET_MS / 1000.0), dtype=np.float32)
+    impulse[0] = 1.0
+    return process_ambience(impulse, sample_rate, room_size=0.5, damping=0.5, mix=1.0,
+                            predelay_ms=0.0).astype(np.float64)
+
+
 def process_flanger(audio, sample_rate, *, rate_hz, depth, centre_delay_ms, feedback, mix):
     """Flanger: a short delay swept by a sine LFO (starting at phase 0), with feedback."""
     return run_chain(
@@ -447,7 +465,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             Param("room_size", 0.05, 0.95, "", "linear", 0.5),
             Param("damping", 0.0, 1.0, "", "linear", 0.5),
             Param("mix", 0.0, 1.0, "", "linear", 0.3),
-            Param("predelay_ms", 0.0, 100.0, "ms", "linear", 20.0),
+            Param("predelay_ms", 0.0, 100.0, "ms", "linear", 20.0, measured="pre-delay"),
         ], "room reverb", process_ambience),
         BuiltinEffect("flanger", [
             Param("rate_hz", 0.05, 5.0, "Hz", "log", 0.5),

@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.ndimage
 import torch
 
 from dafx_explorer.errors import AudioError
@@ -345,6 +346,26 @@ def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
     level = np.log(np.sqrt(power) + 1e-4)
     rise = np.maximum(np.diff(level, axis=1, prepend=level[:, :1]), 0.0)
     return autocorrelation(rise)
+
+
+WHITENING_BINS = 64
+"""Width (bins of a twice-length FFT, about 0.09 Hz each for a window) of the running mean that
+:func:`whitened_autocorrelation` divides the power spectrum by."""
+
+
+def whitened_autocorrelation(signal: np.ndarray, lags: int) -> np.ndarray:
+    """Autocorrelation of ``signal`` at lags 0 … ``lags`` - 1 samples (1 at lag 0) with its spectral
+    shape divided out: the power spectrum is divided by its own running mean over
+    :data:`WHITENING_BINS` bins before the inverse FFT. What the notes and their timbre spread over
+    many lags falls away, and a copy of the signal delayed by a fixed time (a reverb's first
+    reflections, an echo) shows as a sharp peak at that lag.
+    """
+    signal = np.asarray(signal, dtype=np.float64)
+    size = 2 * len(signal)
+    power = np.abs(np.fft.rfft(signal - signal.mean(), size)) ** 2
+    power /= scipy.ndimage.uniform_filter1d(power, WHITENING_BINS) + 1e-12 * max(float(power.max()), 1e-30)
+    result = np.fft.irfft(power, size)[:lags]
+    return result / max(float(result[0]), 1e-12)
 
 
 def autocorrelation(rows: np.ndarray) -> np.ndarray:

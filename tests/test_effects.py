@@ -368,6 +368,16 @@ def test_ambience_predelay_delays_onset():
         assert predelay_ms / 1000 * SR - 2 <= onset <= predelay_ms / 1000 * SR + 0.05 * SR
 
 
+def test_reverb_onset_is_the_ambience_impulse_response_that_a_predelay_shifts():
+    effect = effects.get("ambience")
+    onset = effects.reverb_onset(SR)
+    assert len(onset) == SR // 10 and int(np.argmax(np.abs(onset) > 1e-6)) == 607  # first reflection 25.3 ms
+    for room_size in (0.1, 0.9):  # the reflections' times do not depend on the room size
+        y = effect.render(impulse(0.5), SR, settings_for(effect, room_size=room_size, mix=1.0, predelay_ms=30.0))
+        match = [np.corrcoef(y[shift: shift + len(onset)], onset)[0, 1] for shift in range(700, 741)]
+        assert abs(700 + int(np.argmax(match)) - 720) <= 1 and max(match) > 0.8  # 30 ms, to the sample
+
+
 def transfer_variation(effect, p, x, segment: int = SR // 4) -> float:
     """Relative spread over time of the transfer magnitude |H(f)| estimated on successive segments."""
     y = effect.render(x, SR, p)
