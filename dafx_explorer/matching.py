@@ -253,16 +253,28 @@ def predelay_times(param: Param, input_audio: np.ndarray, reference_audio: np.nd
     pre-delay, whatever the notes. With the spectral shape divided out
     (:func:`dafx_explorer.features.whitened_autocorrelation`) that copy stands out, and the shift
     at which the reflection pattern matches the autocorrelation best is the pre-delay, to the
-    sample. A fully wet reverb has no dry copy to correlate with, and then this reads little.
-    ``input_audio`` is not needed.
+    sample. Where the best match does not stand out from the others by :data:`PREDELAY_PROMINENCE`,
+    the reference shows no such reverb (a dry sound, a fully wet reverb, which has no dry copy to
+    correlate with, or another reverb), and nothing is returned. ``input_audio`` is not needed.
     """
     del input_audio
     onset = effects.reverb_onset(SAMPLE_RATE)
     shifts = int(round(param.maximum / 1000.0 * SAMPLE_RATE)) + 1
     lags = features.whitened_autocorrelation(audio.analysis_window(reference_audio), shifts + len(onset) - 1)
     scores = np.correlate(lags, onset, mode="valid")
+    median = np.median(scores)
+    spread = np.median(np.abs(scores - median))
+    if not scores.max() - median >= PREDELAY_PROMINENCE * spread or spread <= 0:
+        return []
     best = int(np.argmax(scores)) * 1000.0 / SAMPLE_RATE
     return [best] if param.minimum <= best <= param.maximum else []
+
+
+PREDELAY_PROMINENCE = 10.0
+"""How far the best pre-delay match must stand above the median match, in median absolute deviations
+of the matches, for :func:`predelay_times` to read a pre-delay. On held-out ambience pairs of seed 123,
+the readings within 1 ms of the truth stood out by 50 on median and below 10 for 2 of 75; the wrong
+ones (a mix of 0.94 or more) by 5–7, and dry clips by 5–7."""
 
 
 MEASUREMENTS = {"echo time": echo_times, "carrier": carrier_frequencies, "pre-delay": predelay_times}

@@ -112,6 +112,20 @@ def test_predelay_times_find_the_predelay_to_the_sample(kind, milliseconds, room
     assert found == [pytest.approx(milliseconds, abs=1.5 / 24)]  # within 1.5 samples
 
 
+@pytest.mark.parametrize("kind", ["voice", "guitar", "drums", "chords"])
+def test_predelay_times_read_nothing_without_the_reverb(tiny_home, kind):
+    effect = effects.get("ambience")
+    param = effect.params[3]
+    x = sources.generate(kind, seed=1023, seconds=6.0)
+    fully_wet = effect.render(x, 24_000, [0.5, 0.5, 1.0, param.to_normalized(40.0)])
+    for reference in (x, fully_wet, np.zeros(WINDOW, dtype=np.float32)):  # dry, no dry copy, silent
+        assert matching.predelay_times(param, x, reference) == []
+    encoder = matching.load_models("delay", str(tiny_home / "models")).encoder  # the tiny home's encoder
+    untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
+    result = matching.match(effect, x, x, bundle=matching.Models(encoder, untrained))
+    assert result.measured == () and result.measured_params is None  # the page then claims no reading
+
+
 def test_only_the_delay_the_ambience_and_the_ring_modulator_have_measured_settings():
     measured = {name: matching.measured_parameter(effects.get(name)) for name in effects.names()}
     assert measured == {name: {"delay": 0, "ambience": 3, "ringmod": 0}.get(name) for name in effects.names()}
