@@ -84,7 +84,9 @@ def test_echo_times_find_the_delay_to_the_sample(kind, seconds):
     effect = effects.get("delay")
     truth = effect.params[0].to_normalized(seconds)
     reference = effect.render(sources.generate(kind, seed=1011, seconds=6.0), 24_000, [truth, 0.3, 0.5, 0.7])
-    times = matching.echo_times(effect.params[0], sources.generate(kind, seed=1012, seconds=6.0), reference)
+    reading = matching.echo_times(effect.params[0], sources.generate(kind, seed=1012, seconds=6.0), reference)
+    times = reading.values
+    assert not reading.decisive  # J chooses between the onset and the whitened readings
     assert 1 <= len(times) <= matching.ECHO_CANDIDATES + 1
     assert times[0] == pytest.approx(seconds, abs=2.5 / 24_000)
     assert times[-1] == pytest.approx(seconds, abs=1.5 / 24_000)  # the whitened waveform's reading too
@@ -95,9 +97,20 @@ def test_carrier_frequencies_find_the_carrier_to_a_fraction_of_a_hertz(kind, her
     effect = effects.get("ringmod")
     reference = effect.render(sources.generate(kind, seed=1016, seconds=6.0), 24_000,
                               [effect.params[0].to_normalized(hertz), mix])
-    found = matching.carrier_frequencies(effect.params[0], reference, reference)
-    assert 1 <= len(found) <= 2
-    assert min(abs(f - hertz) for f in found) < 0.1
+    reading = matching.carrier_frequencies(effect.params[0], reference, reference)
+    assert 1 <= len(reading.values) <= 2
+    assert min(abs(f - hertz) for f in reading.values) < 0.1
+    if mix < 1.0:  # lines at f and 2f: the reading is decisive, and right
+        assert reading.decisive and reading.values[0] == pytest.approx(hertz, abs=0.1)
+
+
+def test_a_fully_wet_ring_modulator_leaves_the_octave_to_the_objective():
+    effect = effects.get("ringmod")
+    hertz = 311.7  # squared, x·sin(2π f t) has a line at 2f only, so F could be 2f or a carrier of 2f with mix < 1
+    reference = effect.render(sources.generate("guitar", seed=1017, seconds=6.0), 24_000,
+                              [effect.params[0].to_normalized(hertz), 1.0])
+    reading = matching.carrier_frequencies(effect.params[0], reference, reference)
+    assert not reading.decisive and reading.values == [pytest.approx(2 * hertz, abs=0.1), pytest.approx(hertz, abs=0.1)]
 
 
 @pytest.mark.parametrize("kind, milliseconds, room_size, mix", [
@@ -108,8 +121,8 @@ def test_predelay_times_find_the_predelay_to_the_sample(kind, milliseconds, room
     param = effect.params[3]
     settings = [room_size, 0.5, mix, param.to_normalized(milliseconds)]
     reference = effect.render(sources.generate(kind, seed=1021, seconds=6.0), 24_000, settings)
-    found = matching.predelay_times(param, sources.generate(kind, seed=1022, seconds=6.0), reference)
-    assert found == [pytest.approx(milliseconds, abs=1.5 / 24)]  # within 1.5 samples
+    reading = matching.predelay_times(param, sources.generate(kind, seed=1022, seconds=6.0), reference)
+    assert reading.decisive and reading.values == [pytest.approx(milliseconds, abs=1.5 / 24)]  # 1.5 samples
 
 
 @pytest.mark.parametrize("kind", ["voice", "guitar", "drums", "chords"])
@@ -119,7 +132,7 @@ def test_predelay_times_read_nothing_without_the_reverb(tiny_home, kind):
     x = sources.generate(kind, seed=1023, seconds=6.0)
     fully_wet = effect.render(x, 24_000, [0.5, 0.5, 1.0, param.to_normalized(40.0)])
     for reference in (x, fully_wet, np.zeros(WINDOW, dtype=np.float32)):  # dry, no dry copy, silent
-        assert matching.predelay_times(param, x, reference) == []
+        assert matching.predelay_times(param, x, reference).values == []
     encoder = matching.load_models("delay", str(tiny_home / "models")).encoder  # the tiny home's encoder
     untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
     result = matching.match(effect, x, x, bundle=matching.Models(encoder, untrained))
