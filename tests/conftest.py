@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-TINY_EFFECTS = ("overdrive", "delay")
+TINY_EFFECTS = ("overdrive", "delay", "ambience")
 
 
 @pytest.fixture(scope="session")

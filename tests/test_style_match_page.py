@@ -137,6 +137,22 @@ def test_refinement_says_which_setting_it_read_off_the_reference(tiny_home):
     assert any("Refined for" in c.value and "the measured setting held" in c.value for c in at.caption)
 
 
+def test_a_reverb_reference_has_its_predelay_read_off(tiny_home):
+    effect = effects.get("ambience")
+    truth = [0.4, 0.5, 0.5, effect.params[3].to_normalized(37.0)]
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("ambience")
+    at.selectbox(key="style_match_input_clip").set_value("guitar")
+    at.radio(key="style_match_reference_origin").set_value("Upload a file").run()
+    reference = effect.render(sources.load_clip("guitar"), 24_000, truth)
+    at.file_uploader(key="style_match_reference_upload").set_value(("room.wav", wav_bytes(reference), "audio/wav"))
+    at.run()
+    assert not at.exception and not _errors(at)
+    assert _table(at)["predicted"][3] == pytest.approx(37.0, abs=0.05)
+    assert any("predelay_ms was read off the reference (37 ms; the controller alone predicted" in c.value
+               for c in at.caption)
+
+
 def test_missing_controller_is_a_clear_error_and_the_page_keeps_working(tiny_home):
     at = _open()
     at.selectbox(key="style_match_effect").set_value("ringmod").run()
