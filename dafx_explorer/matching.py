@@ -84,6 +84,11 @@ CARRIER_LINE_PROMINENCE = 3.5
 half or twice the most prominent one. On held-out ringmod pairs of seed 123 across recordings, a
 line at half stood out by 4–6 where the most prominent was twice the carrier, and by 1–2 where it
 was the carrier."""
+PREDELAY_PROMINENCE = 10.0
+"""How far the best pre-delay match must stand above the median match, in median absolute deviations
+of the matches, for :func:`predelay_times` to read a pre-delay. On held-out ambience pairs of seed 123,
+the readings within 1 ms of the truth stood out by 50 on median and below 10 for 2 of 75; the wrong
+ones (a mix of 0.94 or more) by 5–7, and dry clips by 5–7."""
 MATERIAL_LIMIT = 0.4
 """Largest J at the refinement's start for which the search runs. Above it the reference's textures
 differ from the input's too much for J to compare effects rather than material (on held-out pairs
@@ -277,12 +282,11 @@ def carrier_frequencies(param: Param, input_audio: np.ndarray, reference_audio: 
         at_bin = int(round(hertz / frequencies[1]))
         return bool(prominence[max(at_bin - 2, 0): at_bin + 3].max() >= CARRIER_LINE_PROMINENCE)
 
-    candidates = [f for f in (found, found / 2.0) if param.minimum <= f <= param.maximum]
     if found / 2.0 >= param.minimum and has_line(found / 2.0):
         return Reading([found / 2.0], decisive=True)
     if found <= param.maximum and has_line(2.0 * found):
         return Reading([found], decisive=True)
-    return Reading(candidates)
+    return Reading([f for f in (found, found / 2.0) if param.minimum <= f <= param.maximum])
 
 
 def predelay_times(param: Param, input_audio: np.ndarray, reference_audio: np.ndarray) -> Reading:
@@ -307,17 +311,10 @@ def predelay_times(param: Param, input_audio: np.ndarray, reference_audio: np.nd
     scores = np.correlate(lags, onset, mode="valid")
     median = np.median(scores)
     spread = np.median(np.abs(scores - median))
-    if not scores.max() - median >= PREDELAY_PROMINENCE * spread or spread <= 0:
+    if spread <= 0 or not scores.max() - median >= PREDELAY_PROMINENCE * spread:
         return Reading([])
     best = int(np.argmax(scores)) * 1000.0 / SAMPLE_RATE
     return Reading([best] if param.minimum <= best <= param.maximum else [], decisive=True)
-
-
-PREDELAY_PROMINENCE = 10.0
-"""How far the best pre-delay match must stand above the median match, in median absolute deviations
-of the matches, for :func:`predelay_times` to read a pre-delay. On held-out ambience pairs of seed 123,
-the readings within 1 ms of the truth stood out by 50 on median and below 10 for 2 of 75; the wrong
-ones (a mix of 0.94 or more) by 5–7, and dry clips by 5–7."""
 
 
 MEASUREMENTS = {"echo time": echo_times, "carrier": carrier_frequencies, "pre-delay": predelay_times}
