@@ -350,29 +350,23 @@ def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
 
 WHITENING_BINS = 64
 """Width (bins of a twice-length FFT, about 0.09 Hz each for a window) of the running mean that
-:func:`whitened_autocorrelation` divides the power spectrum by."""
+:func:`autocorrelation` divides the power spectrum by when ``whitened``."""
 
 
-def whitened_autocorrelation(signal: np.ndarray, lags: int) -> np.ndarray:
-    """Autocorrelation of ``signal`` at lags 0 … ``lags`` - 1 samples (1 at lag 0) with its spectral
-    shape divided out: the power spectrum is divided by its own running mean over
-    :data:`WHITENING_BINS` bins before the inverse FFT. What the notes and their timbre spread over
-    many lags falls away, and a copy of the signal delayed by a fixed time (a reverb's first
-    reflections, an echo) shows as a sharp peak at that lag.
-    """
-    signal = np.asarray(signal, dtype=np.float64)
-    size = 2 * len(signal)
-    power = np.abs(np.fft.rfft(signal - signal.mean(), size)) ** 2
-    power /= scipy.ndimage.uniform_filter1d(power, WHITENING_BINS) + 1e-12 * max(float(power.max()), 1e-30)
-    result = np.fft.irfft(power, size)[:lags]
-    return result / max(float(result[0]), 1e-12)
-
-
-def autocorrelation(rows: np.ndarray) -> np.ndarray:
+def autocorrelation(rows: np.ndarray, *, whitened: bool = False) -> np.ndarray:
     """Autocorrelation of each mean-removed row of ``rows`` (B, N) at lags 0 … N-1, divided by
-    its value at lag 0 (computed with an FFT of twice the length, so without wrap-around)."""
+    its value at lag 0 (computed with an FFT of twice the length, so without wrap-around).
+
+    ``whitened`` divides each power spectrum by its own running mean over :data:`WHITENING_BINS`
+    bins before the inverse FFT: what the notes and their timbre spread over many lags falls away,
+    and a copy of the signal delayed by a fixed time (a reverb's first reflections, an echo) shows
+    as a sharp peak at that lag.
+    """
     rows = np.asarray(rows, dtype=np.float64)
     rows = rows - rows.mean(1, keepdims=True)
-    spectrum = np.fft.rfft(rows, 2 * rows.shape[1], axis=1)
-    result = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, : rows.shape[1]]
+    power = np.abs(np.fft.rfft(rows, 2 * rows.shape[1], axis=1)) ** 2
+    if whitened:
+        floor = 1e-12 * np.maximum(power.max(1, keepdims=True), 1e-30)
+        power /= scipy.ndimage.uniform_filter1d(power, WHITENING_BINS, axis=1) + floor
+    result = np.fft.irfft(power, axis=1)[:, : rows.shape[1]]
     return result / np.maximum(result[:, :1], 1e-12)

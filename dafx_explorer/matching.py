@@ -224,7 +224,7 @@ def echo_times(param: Param, input_audio: np.ndarray, reference_audio: np.ndarra
     precision: 3 % off in time already costs about half of the MRSTFT distance between random
     settings and the right ones. The last candidate is the highest point, to the sample, of the
     reference's whitened autocorrelation minus the input's
-    (:func:`dafx_explorer.features.whitened_autocorrelation`), where an echo is a sharp copy
+    (:func:`dafx_explorer.features.autocorrelation`, whitened), where an echo is a sharp copy
     whatever the notes; it finds echoes the onsets miss when the input is another recording.
     Where the two readings agree to the sample, the reading is decisive (on held-out delay pairs
     of seed 123 they agreed on 17 of 40 within one recording and 7 of 24 across, and were right
@@ -246,8 +246,8 @@ def echo_times(param: Param, input_audio: np.ndarray, reference_audio: np.ndarra
         strengths.append(waveform_excess[lag])
     times = [found[i] / SAMPLE_RATE for i in np.argsort(strengths)[::-1][:count]]
     first, last = int(param.minimum * SAMPLE_RATE), int(param.maximum * SAMPLE_RATE)
-    copies = (features.whitened_autocorrelation(windows[0], last + 1)
-              - features.whitened_autocorrelation(windows[1], last + 1))[first:]
+    whitened = features.autocorrelation(windows, whitened=True)
+    copies = (whitened[0] - whitened[1])[first: last + 1]
     copy = (first + int(np.argmax(copies))) / SAMPLE_RATE
     if times and abs(copy - times[0]) <= 1.0 / SAMPLE_RATE:
         return Reading(times, decisive=True)
@@ -295,7 +295,7 @@ def predelay_times(param: Param, input_audio: np.ndarray, reference_audio: np.nd
     A reverb mixed with its dry signal puts, into the reference's autocorrelation, a copy of the
     reverb's first reflections (:func:`dafx_explorer.effects.reverb_onset`) shifted by the
     pre-delay, whatever the notes. With the spectral shape divided out
-    (:func:`dafx_explorer.features.whitened_autocorrelation`) that copy stands out, and the shift
+    (:func:`dafx_explorer.features.autocorrelation`, whitened) that copy stands out, and the shift
     at which the reflection pattern matches the autocorrelation best is the pre-delay, to the
     sample. J cannot tell pre-delays a few milliseconds apart (on 48 held-out ambience pairs of seed
     123 it kept the measured pre-delay for 19, MRSTFT ÷ random 0.50, against 0.35 taking it
@@ -307,7 +307,8 @@ def predelay_times(param: Param, input_audio: np.ndarray, reference_audio: np.nd
     del input_audio
     onset = effects.reverb_onset(SAMPLE_RATE)
     shifts = int(round(param.maximum / 1000.0 * SAMPLE_RATE)) + 1
-    lags = features.whitened_autocorrelation(audio.analysis_window(reference_audio), shifts + len(onset) - 1)
+    window = audio.analysis_window(reference_audio)
+    lags = features.autocorrelation(window[None, :], whitened=True)[0, : shifts + len(onset) - 1]
     scores = np.correlate(lags, onset, mode="valid")
     median = np.median(scores)
     spread = np.median(np.abs(scores - median))
