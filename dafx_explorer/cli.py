@@ -25,6 +25,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message}\n")
 
 
+def _int_at_least(minimum: int):
+    """An argparse type: a whole number no smaller than ``minimum``."""
+    def whole_number(text: str) -> int:
+        value = int(text)  # a ValueError reads "invalid whole_number value: …"
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return whole_number
+
+
 def _print_json(payload) -> None:
     print(json.dumps(payload, indent=2, allow_nan=False))
 
@@ -206,7 +216,7 @@ def cmd_evaluate(args) -> int:
 
     report = evaluation.evaluate(
         args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds, across=args.across,
-        audio_dirs=tuple(args.audio_dir),
+        audio_dirs=tuple(args.audio_dir), latent_per_effect=args.latent_renders,
     )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
@@ -341,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate on every audio file of this folder (one recording per file: its first 12 s, "
                         "looped if shorter) instead of the built-in held-out recordings; only material the models "
                         "did not train on")
+    p.add_argument("--latent-renders", type=_int_at_least(5), default=60, metavar="N",
+                   help="renders per class for the latent figures (k-NN accuracy, probe R²; within one window, "
+                        "per effect and window); at least 5")
     p.add_argument("--out", help="also write the JSON report here")
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")

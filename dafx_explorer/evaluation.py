@@ -17,8 +17,10 @@ distances are kept under ``per_pair``. Which setting limits the model is under
 the true one.
 
 Latent structure: k-NN effect classification accuracy (5-fold cross-validated, k = 5) of
-embeddings of held-out renderings (eight effects and clean), and per parameter the
-cross-validated R² of a ridge probe from the embedding to the normalized setting.
+embeddings of held-out renderings (eight effects and clean, each of another segment), and per
+parameter the cross-validated R² of a ridge probe from the embedding to the normalized setting;
+under ``one_window`` the same with the content held fixed, as in a Latent Controller dataset (one
+held-out window through each effect at many settings).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ measured off the reference (what ``match`` returns without refinement); the refi
 settings (the anchor); all settings 0.5; the clean input."""
 MRSTFT_FFT_SIZES = tuple(2**i for i in range(5, 16))
 """FFT sizes 32 … 32768 (hops a half, windows the FFT size)."""
+ONE_WINDOW_COUNT = 8
+"""Held-out windows of the one-window latent figures, each rendered through every effect."""
 
 
 @functools.cache
@@ -135,12 +139,36 @@ def ratio_to_random(distances: list[float], random: list[float], resamples: int 
             "ci95": [float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))]}
 
 
-def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: int = 60) -> dict:
-    """k-NN effect accuracy and per-parameter linear-probe R² of embeddings of held-out renderings."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import cross_val_predict, cross_val_score
+def _standardized(z: np.ndarray) -> np.ndarray:
+    return (z - z.mean(0)) / (z.std(0) + 1e-8)
+
+
+def _knn_accuracy(z: np.ndarray, labels, folds: int) -> float:
+    """Cross-validated accuracy of a 5-nearest-neighbour classifier on (standardized) embeddings ``z``."""
+    from sklearn.model_selection import cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
+    return float(cross_val_score(KNeighborsClassifier(n_neighbors=5), z, np.asarray(labels),
+                                 cv=folds).mean())
+
+
+def _probe_r2(z: np.ndarray, values: np.ndarray, param_names, folds: int) -> dict[str, float]:
+    """Per parameter, the cross-validated R² of a ridge probe from ``z`` to the normalized setting."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import cross_val_predict
+
+    r2 = {}
+    for j, param in enumerate(param_names):
+        predicted = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), z, values[:, j], cv=folds)
+        residual = np.sum((values[:, j] - predicted) ** 2)
+        r2[param] = float(1.0 - residual / max(np.sum((values[:, j] - values[:, j].mean()) ** 2), 1e-12))
+    return r2
+
+
+def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: int = 60) -> dict:
+    """k-NN effect accuracy and per-parameter linear-probe R² of embeddings of held-out renderings,
+    each of another segment (eight effects and clean); under ``one_window``, the same figures with
+    the content held fixed (:func:`one_window_structure`)."""
     labels, windows, settings = [], [], {}
     for label, name in enumerate(["clean", *effects.names()]):
         for _ in range(per_effect):
@@ -153,20 +181,40 @@ def latent_structure(recordings, encoder, rng: np.random.Generator, per_effect: 
                 settings.setdefault(name, []).append((len(windows), p))
             labels.append(label)
             windows.append(x)
-    z = training.embed_windows(encoder, np.stack(windows)).numpy()
-    z = (z - z.mean(0)) / (z.std(0) + 1e-8)
+    z = _standardized(training.embed_windows(encoder, np.stack(windows)).numpy())
     folds = min(5, per_effect)
-    knn = cross_val_score(KNeighborsClassifier(n_neighbors=5), z, np.array(labels), cv=folds).mean()
-    probe: dict[str, dict[str, float]] = {}
-    for name, rows in settings.items():
-        index = [i for i, _ in rows]
-        values = np.array([p for _, p in rows])
-        probe[name] = {}
-        for j, param in enumerate(effects.get(name).param_names):
-            predicted = cross_val_predict(RidgeCV(alphas=np.logspace(-2, 3, 12)), z[index], values[:, j], cv=folds)
-            residual = np.sum((values[:, j] - predicted) ** 2)
-            probe[name][param] = float(1.0 - residual / max(np.sum((values[:, j] - values[:, j].mean()) ** 2), 1e-12))
-    return {"knn_effect_accuracy": float(knn), "probe_r2": probe}
+    probe = {name: _probe_r2(z[[i for i, _ in rows]], np.array([p for _, p in rows]),
+                             effects.get(name).param_names, folds)
+             for name, rows in settings.items()}
+    return {"knn_effect_accuracy": _knn_accuracy(z, labels, folds), "probe_r2": probe,
+            "one_window": one_window_structure(recordings, encoder, rng, per_effect)}
+
+
+def one_window_structure(recordings, encoder, rng: np.random.Generator, per_effect: int = 60) -> dict:
+    """The latent figures with the content held fixed, as in a Latent Controller dataset: one held-out
+    window at a time through each effect at ``per_effect`` random settings (no clean class), k-NN
+    effect accuracy and probe R² within that window; means over :data:`ONE_WINDOW_COUNT` windows of
+    different recordings, and each window's accuracy under ``knn_per_window``."""
+    folds = min(5, per_effect)
+    accuracies, probes = [], {}
+    for index in rng.choice(len(recordings), min(ONE_WINDOW_COUNT, len(recordings)), replace=False):
+        recording = recordings[index]
+        x = training.window_at(recording, training.random_segment(recording, rng))
+        renders, labels, settings = [], [], {}
+        for label, name in enumerate(effects.names()):
+            effect = effects.get(name)
+            settings[name] = rng.random((per_effect, effect.n_params))
+            renders += [effect.render(x, SAMPLE_RATE, p) for p in settings[name]]
+            labels += [label] * per_effect
+        z = _standardized(training.embed_windows(encoder, np.stack(renders)).numpy())
+        accuracies.append([recording.name, _knn_accuracy(z, labels, folds)])
+        for position, (name, values) in enumerate(settings.items()):
+            rows = z[position * per_effect: (position + 1) * per_effect]
+            for param, r2 in _probe_r2(rows, values, effects.get(name).param_names, folds).items():
+                probes.setdefault(name, {}).setdefault(param, []).append(r2)
+    return {"knn_effect_accuracy": float(np.mean([a for _, a in accuracies])), "knn_per_window": accuracies,
+            "probe_r2": {name: {param: float(np.mean(v)) for param, v in params.items()}
+                         for name, params in probes.items()}}
 
 
 def evaluation_recordings(audio_dirs: tuple = (), *, seed: int = 0, use_system_audio: bool = True,
@@ -232,7 +280,10 @@ def format_table(report: dict) -> str:
                      + f"   {ratio['ratio']:.2f} ({low:.2f}–{high:.2f})"
                      + f"        {mae['model']:.3f}/{mae['random']:.3f}/{mae['mid']:.3f}")
     if "latent" in report:
-        lines.append(f"k-NN effect accuracy: {report['latent']['knn_effect_accuracy']:.3f}")
+        latent = report["latent"]
+        lines.append(f"k-NN effect accuracy: {latent['knn_effect_accuracy']:.3f}"
+                     + (f" (within one window: {latent['one_window']['knn_effect_accuracy']:.3f})"
+                        if "one_window" in latent else ""))
     return "\n".join(lines)
 
 
@@ -256,8 +307,11 @@ def markdown_tables(report: dict) -> str:
         cells += [f"{mae[c]:.3f}" for c in ("model", "random", "mid")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if "latent" in report:
-        lines += ["", "| effect | R² per parameter |", "| --- | --- |"]
+        one_window = report["latent"].get("one_window", {}).get("probe_r2", {})
+        lines += ["", "| effect | R² per parameter | within one window |", "| --- | --- | --- |"]
         for name, probe in report["latent"]["probe_r2"].items():
-            lines.append(f"| {name} | " + ", ".join(f"{param} {r2:.2f}" for param, r2 in probe.items()) + " |")
+            lines.append(f"| {name} | " + ", ".join(f"{param} {r2:.2f}" for param, r2 in probe.items())
+                         + " | " + ", ".join(f"{param} {r2:.2f}" for param, r2 in one_window.get(name, {}).items())
+                         + " |")
     return "\n".join(lines)
 

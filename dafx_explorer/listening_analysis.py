@@ -251,10 +251,14 @@ def evaluation_tables(report: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         tables["model with one setting true"] = pd.DataFrame(one_true)
     latent = report.get("latent")
     if isinstance(latent, Mapping):
-        rows = [{"figure": "knn_effect_accuracy", "effect": None, "parameter": None,
-                 "value": latent.get("knn_effect_accuracy")}]
-        rows += [{"figure": "probe_r2", "effect": effect, "parameter": param, "value": r2}
-                 for effect, params in (latent.get("probe_r2") or {}).items() for param, r2 in params.items()]
+        rows = []
+        for suffix, figures in (("", latent), (" within one window", latent.get("one_window"))):
+            if not isinstance(figures, Mapping):
+                continue
+            rows.append({"figure": "knn_effect_accuracy" + suffix, "effect": None, "parameter": None,
+                         "value": figures.get("knn_effect_accuracy")})
+            rows += [{"figure": "probe_r2" + suffix, "effect": effect, "parameter": param, "value": r2}
+                     for effect, params in (figures.get("probe_r2") or {}).items() for param, r2 in params.items()]
         tables["latent"] = pd.DataFrame(rows)
     return tables
 

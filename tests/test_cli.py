@@ -62,6 +62,8 @@ def test_render_seed_draws_reproducible_random_settings(tmp_path, capsys):
     (["render", "--effect", "/nowhere/plugin.vst3"], "plugin.vst3"),
     (["render", "--effect", "delay", "--input", "MISSING"], "MISSING"),
     (["frobnicate"], "frobnicate"),
+    (["evaluate", "--latent-renders", "2"], "at least 5"),  # the latent figures' 5-fold cross-validation
+    (["evaluate", "--latent-renders", "many"], "--latent-renders"),
 ])
 def test_bad_input_exits_2_with_one_line(args, fragment, tmp_path, capsys):
     audio.save(tmp_path / "in.wav", sources.generate("drums", seed=3, seconds=1.0))

@@ -237,14 +237,16 @@ def test_results_page_keeps_rebuilt_listening_sets_apart(env):
 def test_results_page_shows_the_objective_evaluation(env):
     report = {"effects": {"delay": {"mrstft": {"model": 1.2, "random": 3.4},
                                     "param_mae": {"model": 0.1, "random": 0.33}}},
-              "latent": {"knn_effect_accuracy": 0.9, "probe_r2": {"delay": {"mix": 0.7, "feedback": 0.5}}}}
+              "latent": {"knn_effect_accuracy": 0.6, "probe_r2": {"delay": {"mix": 0.7, "feedback": 0.5}},
+                         "one_window": {"knn_effect_accuracy": 0.9, "probe_r2": {"delay": {"mix": 0.95}}}}}
     (env / "home" / "evaluation.json").write_text(json.dumps(report))
     at = _results(password="correct horse")
     frames = [f.value for f in at.dataframe]
     per_effect = next(f for f in frames if "mrstft.model" in f.columns)
     assert per_effect.loc[0, "effect"] == "delay" and per_effect.loc[0, "param_mae.random"] == 0.33
     latent = next(f for f in frames if "figure" in f.columns)
-    assert latent["value"].tolist() == [0.9, 0.7, 0.5]
+    assert latent["value"].tolist() == [0.6, 0.7, 0.5, 0.9, 0.95]
+    assert latent["figure"].tolist()[3:] == ["knn_effect_accuracy within one window", "probe_r2 within one window"]
 
 
 def test_results_page_shows_the_shipped_evaluation_with_its_intervals(env):

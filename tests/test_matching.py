@@ -257,11 +257,18 @@ def test_evaluate_report_has_every_figure(tiny_home):
     assert "| overdrive | " in evaluation.markdown_tables(report) and "(none)" in evaluation.markdown_tables(report)
     assert 0.0 <= report["latent"]["knn_effect_accuracy"] <= 1.0
     assert set(report["latent"]["probe_r2"]["delay"]) == set(effects.get("delay").param_names)
-    assert "overdrive" in evaluation.format_table(report)
+    one_window = report["latent"]["one_window"]  # every effect through one window at a time
+    windows = min(evaluation.ONE_WINDOW_COUNT, len(evaluation.evaluation_recordings(use_system_audio=False,
+                                                                                  generated_per_kind=1)))
+    assert windows == 5 and len({name for name, _ in one_window["knn_per_window"]}) == windows
+    assert one_window["knn_effect_accuracy"] == pytest.approx(np.mean([a for _, a in one_window["knn_per_window"]]))
+    assert set(one_window["probe_r2"]) == set(effects.names())
+    assert "overdrive" in evaluation.format_table(report) and "within one window" in evaluation.format_table(report)
     results, probe = evaluation.markdown_tables(report).split("\n\n")
     delay = report["effects"]["delay"]
     assert f"| delay | {delay['mrstft']['model']:.3f} ± {delay['mrstft_sem']['model']:.3f} |" in results
     assert results.count("\n") == 1 + 2 and probe.count("| delay | delay_seconds ") == 1
+    assert probe.count("delay_seconds") == 2  # across segments, and within one window
 
 
 def test_the_readme_shows_the_shipped_evaluation():
@@ -285,15 +292,17 @@ def test_across_recordings_refinement_is_level_or_better_and_clearly_better_wher
 
 
 def test_evaluate_cli_prints_markdown_tables(tiny_home, capsys):
-    assert main(["evaluate", "--effects", "overdrive", "--pairs", "1", "--refine-seconds", "0", "--markdown"]) == 0
+    assert main(["evaluate", "--effects", "overdrive", "--pairs", "1", "--refine-seconds", "0", "--markdown",
+                 "--latent-renders", "5"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("| effect | model | refined |") and "\n| overdrive | " in printed
 
 
 def test_evaluate_cli_across_recordings(tiny_home, capsys):
     assert main(["evaluate", "--effects", "overdrive", "--pairs", "2", "--refine-seconds", "0", "--across",
-                 "--json"]) == 0
+                 "--json", "--latent-renders", "5"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert len(report["latent"]["one_window"]["probe_r2"]["delay"]) == 4  # delay's four settings, from 5 renders
     assert report["pairing"] == "across recordings"
     assert all(" → " in pair["source"] for pair in report["per_pair"]["overdrive"])
 
@@ -365,7 +374,7 @@ def test_evaluate_on_a_folder_of_recordings(tiny_home, tmp_path, capsys):
     (tmp_path / "mine" / "notes.txt").write_text("not audio, not read")
     out = tmp_path / "report.json"
     assert main(["evaluate", "--effects", "overdrive", "--pairs", "3", "--refine-seconds", "0", "--across",
-                 "--audio-dir", str(tmp_path / "mine"), "--out", str(out)]) == 0
+                 "--audio-dir", str(tmp_path / "mine"), "--out", str(out), "--latent-renders", "5"]) == 0
     report = json.loads(out.read_text())
     assert report["sources"] == {"folder": 3} and report["audio_dirs"] == [str(tmp_path / "mine")]
     names = {f"folder:{tmp_path / 'mine' / f'{i}_{kind}.wav'}" for i, kind in enumerate(["guitar", "voice", "bass"])}
