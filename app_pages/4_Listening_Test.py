@@ -177,7 +177,8 @@ def mushra_part(db, session_id, answers) -> None:
         return
     trial = listening_set.trial(trial_id)
     stimuli = get_stimuli(str(path), path.stat().st_mtime, trial_id)
-    order = listening.seeded_order(session_id, trial_id, list(trial.rated))
+    members = {group[0]: group for group in trial.distinct_stimuli}  # one sound, rated once, for each group
+    order = listening.seeded_order(session_id, trial_id, list(members))
     labels = {stimulus: chr(ord("A") + i) for i, stimulus in enumerate(order)}
     key = f"mushra:{trial_id}"
     st.session_state.setdefault(f"{key}:started", time.monotonic())
@@ -201,15 +202,19 @@ def mushra_part(db, session_id, answers) -> None:
         rating.slider(f"Rating of {label}", 0, 100, 50, key=f"{key}:rate:{label}", disabled=stimulus not in played,
                       help=None if stimulus in played else "Play this sound first.")
     if st.button("Submit ratings", key=f"{key}:submit", type="primary"):
-        ratings = {s: st.session_state[f"{key}:rate:{labels[s]}"] for s in order if s in played}
+        ratings = {member: st.session_state[f"{key}:rate:{labels[s]}"] for s in order if s in played
+                   for member in members[s]}
+        heard = {member for s in played for member in members[s]}
+        named = {member: labels[s] for s in order for member in members[s]}
         try:
-            checked = listening.check_mushra_ratings(ratings, played, trial.rated, labels)
+            checked = listening.check_mushra_ratings(ratings, heard, trial.rated, named)
         except DafxError as error:
             st.warning(str(error).capitalize())
             return
         # The set and the trial as heard go with the ratings: a rebuilt set may reuse this trial id.
         payload = {"effect": trial.effect, "order": order, "played": sorted(played), "trial_ms": elapsed_ms(key),
-                   "listening_set": listening_set.created_at, "trial": trial.to_json()}
+                   "listening_set": listening_set.created_at, "trial": trial.to_json(),
+                   "merged": [list(group) for group in members.values() if len(group) > 1]}
         save(db, session_id, "mushra", trial_id, checked, payload, f"Trial {done + 1}")
 
 

@@ -115,6 +115,17 @@ class MushraTrial:
         """The stimuli the participant rates: the hidden reference and every condition."""
         return (HIDDEN_REFERENCE, *self.conditions)
 
+    @property
+    def distinct_stimuli(self) -> tuple[tuple[str, ...], ...]:
+        """The rated stimuli grouped by settings, in :attr:`rated` order: stimuli with the same
+        settings sound the same (rendering is deterministic), such as the refined model where the
+        search kept the prediction, so the participant plays and rates each group once and its
+        rating stands for every member."""
+        groups: dict[tuple, list[str]] = {}
+        for stimulus in self.rated:
+            groups.setdefault(tuple(sorted(self.settings(stimulus).items())), []).append(stimulus)
+        return tuple(tuple(group) for group in groups.values())
+
     def settings(self, stimulus: str) -> dict[str, float]:
         """Normalized settings of a stimulus (``reference``, ``hidden_reference`` or a condition)."""
         if stimulus in (REFERENCE, HIDDEN_REFERENCE):

@@ -234,6 +234,29 @@ def test_results_page_keeps_rebuilt_listening_sets_apart(env):
     assert _model_ratings_plotted(at) == [30]
 
 
+def test_mushra_plays_conditions_with_the_same_settings_once_and_keeps_the_rating_for_each(env):
+    trial = _trial("ringmod", [0.4, 0.9], [0.95, 0.1], [0.45, 0.8])
+    trial["conditions"]["refined"] = dict(trial["conditions"]["model"])  # the search kept the prediction
+    (env / "home" / "listening_set.json").write_text(json.dumps({"version": 1, "created_at": BUILT_AT,
+                                                                 "trials": [trial]}))
+    at, session = _start()
+    at.radio(key="part").set_value("mushra").run()
+    sliders = [s for s in at.slider if s.key and s.key.startswith("mushra:")]
+    assert len(sliders) == 3  # hidden reference, anchor, and model and refined as one sound
+    for label, rating in zip("ABC", (90, 20, 65), strict=True):
+        at.button(key=f"mushra:ringmod-0:play:{label}").click().run()
+        at.slider(key=f"mushra:ringmod-0:rate:{label}").set_value(rating).run()
+    at.button(key="mushra:ringmod-0:submit").click().run()
+    assert not at.exception and "Trial 1 saved." in _texts(at)
+    stored = ListeningStore(env / "db" / "answers.sqlite").answers(session)
+    ratings = dict(zip(stored["item"], stored["value"], strict=True))
+    payload = stored["payload"][0]
+    assert set(ratings) == {"hidden_reference", "anchor", "model", "refined"} and ratings["model"] == ratings["refined"]
+    assert payload["merged"] == [["model", "refined"]] and len(payload["order"]) == 3
+    shown = dict(zip(payload["order"], "ABC", strict=True))
+    assert ratings["model"] == {"A": 90, "B": 20, "C": 65}[shown["model"]]
+
+
 def test_results_page_shows_the_objective_evaluation(env):
     report = {"effects": {"delay": {"mrstft": {"model": 1.2, "random": 3.4},
                                     "param_mae": {"model": 0.1, "random": 0.33}}},

@@ -74,6 +74,21 @@ def test_stimuli_are_the_effect_on_the_input_segment_loudness_matched():
         render_stimulus(trial, "clean")
 
 
+def test_stimuli_with_the_same_settings_are_one_sound_rated_once():
+    data = _set_json()
+    conditions = data["trials"][0]["conditions"]
+    assert listening_set_from_json(data).trials[0].distinct_stimuli == (
+        (HIDDEN_REFERENCE,), ("anchor",), ("model",), ("refined",))
+    conditions["refined"] = dict(conditions["model"])  # the search kept the prediction
+    trial = listening_set_from_json(data).trials[0]
+    assert trial.distinct_stimuli == ((HIDDEN_REFERENCE,), ("anchor",), ("model", "refined"))
+    stimuli = render_trial(trial)
+    np.testing.assert_array_equal(stimuli["model"], stimuli["refined"])  # why one rating may stand for both
+    conditions["refined"] = dict(data["trials"][0]["reference"])  # a condition as good as it gets
+    assert listening_set_from_json(data).trials[0].distinct_stimuli == (
+        (HIDDEN_REFERENCE, "refined"), ("anchor",), ("model",))
+
+
 @pytest.mark.parametrize(("change", "message"), [
     (lambda d: d.update(version=2), "version 1"),
     (lambda d: d.update(trials=[]), "no trials"),

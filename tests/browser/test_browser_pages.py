@@ -182,9 +182,10 @@ def test_one_mushra_trial_is_answered_and_stored(page, server, screenshot):
         rows = db.execute("SELECT item, value, payload FROM answers WHERE session_id = ? AND test = 'mushra'",
                           (session_id,)).fetchall()
     assert rows, "no MUSHRA answer reached the database"
-    order = json.loads(rows[0][2])["order"]
-    stored = {chr(ord("A") + order.index(item)): value for item, value, _ in rows}
-    assert stored == wanted
+    payload = json.loads(rows[0][2])
+    shown_as = {member: group[0] for group in payload["merged"] for member in group}  # one sound, one rating
+    stored = {chr(ord("A") + payload["order"].index(shown_as.get(item, item))): value for item, value, _ in rows}
+    assert stored == wanted and len(rows) == len(labels) + sum(len(group) - 1 for group in payload["merged"])
 
 
 def test_results_page_asks_for_the_password(page, server, screenshot):
