@@ -21,8 +21,9 @@ File format (``settings.get_settings().listening_set_path``)::
 
 Per trial (ITU-R BS.1534-3) the participant hears the open reference, and in random order
 the hidden reference, the anchor (random settings) and the conditions under test (the
-model's prediction and the refined prediction). Every stimulus is the effect applied to
-the trial's *input* segment; the model was given the effect applied to the *reference
+model's prediction, for the delay, the ambience and the ring modulator the prediction with its
+echo time, pre-delay or carrier measured, and the refined prediction). Every stimulus is the
+effect applied to the trial's *input* segment; the model was given the effect applied to the *reference
 input* segment (other content, same recording), as a user's reference would be.
 """
 
@@ -345,7 +346,10 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
     reference input its second half; true settings and anchor settings are drawn uniformly
     in [0, 1]; the model is given the input and the effect applied to the reference input
     with the true settings, and its prediction (and refined prediction, when
-    ``refine_seconds`` > 0) become the conditions ``model`` and ``refined``.
+    ``refine_seconds`` > 0) become the conditions ``model`` and ``refined``; for an effect with a
+    setting measured off the reference (:func:`dafx_explorer.matching.measured_parameter`), the
+    prediction with that setting measured, what ``match`` returns without refinement, is the
+    condition ``measured``.
 
     Parameters
     ----------
@@ -369,6 +373,7 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
     """
     from . import effects as effects_module
     from . import sources
+    from .matching import measured_parameter
 
     if match is None:
         from .matching import match
@@ -394,6 +399,8 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
             reference_audio = effect.render(other.audio(), SAMPLE_RATE, true_p)
             result = match(effect, clean.audio(), reference_audio, refine_seconds=refine_seconds)
             found = {ANCHOR: anchor_p, "model": result.params}
+            if measured_parameter(effect) is not None:
+                found["measured"] = result.unrefined_params
             if refine_seconds > 0 and result.refined_params is not None:
                 found["refined"] = result.refined_params
             trials.append(MushraTrial(id=f"{effect.name}-{example}", effect=effect.name, input=clean,

@@ -95,9 +95,10 @@ def test_builder_with_the_real_matcher(tiny_home, tmp_path):
     listening = load_listening_set(out)
     assert [t.id for t in listening.trials] == ["overdrive-0", "delay-0"]
     for trial in listening.trials:
-        assert set(trial.conditions) == {"anchor", "model", "refined"}
+        measured = {"measured"} if trial.effect == "delay" else set()  # the echo time, read off the reference
+        assert set(trial.conditions) == {"anchor", "model", "refined"} | measured
         stimuli = render_trial(trial)
-        assert set(stimuli) == {"reference", "hidden_reference", "anchor", "model", "refined"}
+        assert set(stimuli) == {"reference", "hidden_reference", "anchor", "model", "refined"} | measured
 
 
 def _session(page=LISTENING_PAGE):

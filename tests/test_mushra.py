@@ -127,7 +127,8 @@ def middle_settings_match(effect, input_audio, reference_audio, *, refine_second
     """The all-0.5 baseline of `evaluate`, in the shape of matching.match's result."""
     assert len(input_audio) == len(reference_audio) == int(STIMULUS_SECONDS * SAMPLE_RATE)
     middle = np.full(effect.n_params, 0.5)
-    return SimpleNamespace(params=middle, refined_params=middle + 0.1 if refine_seconds else None,
+    return SimpleNamespace(params=middle, unrefined_params=middle + 0.05,
+                           refined_params=middle + 0.1 if refine_seconds else None,
                            audio=effect.render(input_audio, SAMPLE_RATE, middle), seconds=0.0)
 
 
@@ -142,8 +143,9 @@ def test_builder_writes_a_small_valid_reproducible_set(tmp_path):
     listening = load_listening_set(out)
     assert [t.id for t in listening.trials] == ["ringmod-0", "ringmod-1", "delay-0", "delay-1"]
     for trial in listening.trials:
-        assert set(trial.conditions) == {"anchor", "model", "refined"}
+        assert set(trial.conditions) == {"anchor", "model", "measured", "refined"}  # both effects measure one
         assert trial.conditions["model"] == dict.fromkeys(effects.get(trial.effect).param_names, 0.5)
+        assert trial.conditions["measured"] == dict.fromkeys(effects.get(trial.effect).param_names, 0.55)
         assert trial.input.seed >= 1000 and trial.input.kind in sources.KINDS
         assert trial.input.seed == trial.reference_input.seed
         assert trial.input.offset_seconds + trial.input.seconds <= trial.reference_input.offset_seconds
@@ -151,7 +153,10 @@ def test_builder_writes_a_small_valid_reproducible_set(tmp_path):
     assert len(seeds) == 4
     no_refine = load_listening_set(build_listening_set(["ringmod"], 1, 7, 0.0, tmp_path / "c.json",
                                                        match=middle_settings_match))
-    assert set(no_refine.trials[0].conditions) == {"anchor", "model"}
+    assert set(no_refine.trials[0].conditions) == {"anchor", "model", "measured"}
+    nothing_measured = load_listening_set(build_listening_set(["overdrive"], 1, 7, 1.0, tmp_path / "d.json",
+                                                              match=middle_settings_match))
+    assert set(nothing_measured.trials[0].conditions) == {"anchor", "model", "refined"}
 
 
 def test_builder_refuses_bad_arguments(tmp_path):
