@@ -15,8 +15,11 @@ def get_dataset(home: str, name: str) -> store.Dataset:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the combined map…")
-def get_combined_figure(home: str, encoder: str):
-    return ui.combined_map_figure(store.load_combined(encoder, home))
+def get_combined_map(home: str, encoder: str):
+    """The combined map's figure and the share of its points among their own effect's."""
+    points = store.load_combined(encoder, home)
+    agreement = explorer.neighbour_agreement(points[["x", "y"]].to_numpy(), points["effect"].astype(str).to_numpy())
+    return ui.combined_map_figure(points), agreement
 
 
 @st.cache_resource(max_entries=16, show_spinner="Painting the map…")
@@ -49,8 +52,10 @@ with all_effects:
     combined_encoder = st.radio("Encoder", tuple(explorer.ENCODER_LABELS), key="space:combined_encoder",
                                 horizontal=True, format_func=encoder_label)
     try:
-        st.plotly_chart(get_combined_figure(home, combined_encoder), key="space:combined",
-                        config={"displaylogo": False})
+        figure, agreement = get_combined_map(home, combined_encoder)
+        st.plotly_chart(figure, key="space:combined", config={"displaylogo": False})
+        st.caption(f"{agreement:.1%} of the points have most of their 5 nearest neighbours on this map from "
+                   "their own effect (leave-one-out 5-NN).")
     except DafxError as error:
         st.info(f"The combined map is not available ({error}). Build it with: `{store.COMBINED_COMMAND}`")
 

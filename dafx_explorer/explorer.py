@@ -156,6 +156,26 @@ def grid_positions(xy, size: int = GRID_SIZE) -> np.ndarray:
     return np.column_stack([gx.ravel(), gy.ravel()])
 
 
+def neighbour_agreement(xy, labels, neighbours: int = 5) -> float:
+    """Share of a map's points whose ``neighbours`` nearest other points are mostly of its own label
+    (leave-one-out k-NN accuracy on the map; ties go to the label of the nearer points): how well
+    the labels, such as the effects of the combined map, keep to their own regions."""
+    from scipy.spatial import cKDTree
+
+    xy = _check_map(xy)
+    codes, labels = np.unique(np.asarray(labels), return_inverse=True)
+    if len(labels) != len(xy) or len(xy) <= neighbours:
+        raise DataError(f"need one label per point and more than {neighbours} points; got {len(labels)} "
+                        f"labels for {len(xy)} points")
+    _, nearest = cKDTree(xy).query(xy, k=neighbours + 1)
+    others = nearest != np.arange(len(xy))[:, None]  # the point itself, wherever among points on top of it
+    nearest = np.take_along_axis(nearest, np.argsort(~others, axis=1, kind="stable"), axis=1)[:, :neighbours]
+    votes = np.zeros((len(xy), len(codes)))
+    for rank in range(neighbours):
+        np.add.at(votes, (np.arange(len(xy)), labels[nearest[:, rank]]), 1.0 + (neighbours - rank) * 1e-3)
+    return float(np.mean(votes.argmax(axis=1) == labels))
+
+
 def inverse_distance_weights(xy, position, *, neighbours: int = NEIGHBOURS,
                              power: float = IDW_POWER) -> tuple[np.ndarray, np.ndarray]:
     """Inverse-distance weights of the points nearest to a map position.

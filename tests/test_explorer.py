@@ -93,6 +93,22 @@ def test_grid_covers_the_map_with_a_margin(scattered):
 # --------------------------------------------------------------------------- selection events
 
 
+def test_neighbour_agreement_tells_separate_regions_from_mixed_ones():
+    rng = np.random.default_rng(4)
+    centres = np.repeat([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], 50, axis=0)
+    labels = np.repeat(["delay", "flanger", "ringmod"], 50)
+    xy = centres + rng.normal(size=centres.shape)
+    assert explorer.neighbour_agreement(xy, labels) == 1.0
+    assert explorer.neighbour_agreement(xy, rng.permutation(labels)) < 0.6  # chance is 1/3
+    one_off = labels.copy()
+    one_off[0] = "ringmod"  # a ringmod point among the delays: it alone is among other effects
+    assert explorer.neighbour_agreement(xy, one_off) == pytest.approx(149 / 150)
+    twice = np.concatenate([xy, xy])  # every point has a twin on top of it: the twin is a neighbour, itself not
+    assert explorer.neighbour_agreement(twice, np.concatenate([one_off, one_off])) == pytest.approx(298 / 300)
+    with pytest.raises(DataError, match="one label per point"):
+        explorer.neighbour_agreement(xy, labels[:-1])
+
+
 def test_parse_selection_tells_points_from_empty_space():
     point = explorer.parse_selection(_event((explorer.POINTS_CURVE, 12, 1.5, -2.0)), n_points=20)
     assert point == explorer.Selection(12, (1.5, -2.0)) and point.on_point

@@ -99,8 +99,12 @@ def test_space_page_combined_map_and_domain_colouring(home):
     at = _run(SPACE_PAGE)
     charts = at.get("plotly_chart")
     assert len(charts) == 4  # combined map, domain-coloured map, colour key, parameter pairs
-    at.radio(key="space:combined_encoder").set_value("vq").run()
-    assert not at.exception
+    for encoder in ("vae", "vq"):
+        at.radio(key="space:combined_encoder").set_value(encoder).run()
+        assert not at.exception
+        points = store.load_combined(encoder)
+        agreement = explorer.neighbour_agreement(points[["x", "y"]].to_numpy(), points["effect"].to_numpy())
+        assert f"{agreement:.1%} of the points have most of their 5 nearest neighbours" in _texts(at)
     for name in EFFECTS:
         at.selectbox(key="space:dataset").set_value(name).run()
         for encoder in ("vq", "vae"):
