@@ -13,7 +13,8 @@ from dafx_explorer.settings import SAMPLE_RATE, get_settings
 st.set_page_config(page_title="Style Match · DAFX Explorer", page_icon="🎚️", layout="wide")
 ui.warm_up()
 
-CLIP, PROCESSED_CLIP, UPLOAD = "Shipped clip", "Shipped clip through the effect", "Upload a file"
+CLIP, PROCESSED_CLIP, PRESET_CLIP, UPLOAD = ("Shipped clip", "Shipped clip through the effect",
+                                            "Shipped clip through a preset", "Upload a file")
 
 
 @st.cache_resource(show_spinner="Loading the models…")
@@ -46,7 +47,7 @@ def choose(role: str, effect, processed: bool):
     that clip: a pair whose true settings are known and which refinement can search.
     """
     st.subheader(role.capitalize())
-    origins = [CLIP, PROCESSED_CLIP, UPLOAD] if processed else [CLIP, UPLOAD]
+    origins = [CLIP, PROCESSED_CLIP, PRESET_CLIP, UPLOAD] if processed else [CLIP, UPLOAD]
     origin = st.radio("From", origins, index=origins.index(PROCESSED_CLIP) if processed else 0,
                       key=f"style_match_{role}_origin", horizontal=True)
     target = None
@@ -68,6 +69,17 @@ def choose(role: str, effect, processed: bool):
                                            key=f"style_match_{role}_seed"))
                 samples, target = style_match.processed_reference(effect, samples, seed=seed)
                 identity += f"|{effect.name}:{seed}"
+            elif origin == PRESET_CLIP:
+                preset = st.file_uploader(
+                    "Preset (JSON)", type=["json"], key=f"style_match_{role}_preset",
+                    help='A preset exported here, or plain pedalboard settings such as '
+                         '{"pedalboard": [{"Distortion": {"drive_db": 35}}]}.')
+                if preset is None:
+                    st.info("Upload a preset: the clip through it is the reference, and its settings show below.")
+                    return None
+                _, target = presets.read_preset(preset.getvalue(), effect)
+                samples = effect.render(samples, SAMPLE_RATE, target)
+                identity += f"|preset:{preset.file_id}"
     except DafxError as error:
         st.error(str(error))
         return None

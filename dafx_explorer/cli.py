@@ -69,13 +69,24 @@ def _parse_params(effect, text: str | None, seed: int | None):
     return effect.normalize_settings({**dict(zip(effect.param_names, base, strict=True)), **given})
 
 
+def _read_preset(path: str, effect):
+    """Effect and normalized settings of the preset file at ``path`` (ours or a pedalboard chain)."""
+    from dafx_explorer import presets
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DafxError(f"cannot read preset {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return presets.read_preset(text, effect)
+
+
 def cmd_effects(args) -> int:
     from dafx_explorer import effects
 
     listing = {
         name: [
             {"name": p.name, "min": p.minimum, "max": p.maximum, "unit": p.unit, "scale": p.scale,
-             "default": p.default}
+             "default": p.default, "bypass": p.bypass}
             for p in effects.get(name).params
         ]
         for name in effects.names()
@@ -87,7 +98,8 @@ def cmd_effects(args) -> int:
         print(name)
         for p in params:
             unit = f" {p['unit']}" if p["unit"] else ""
-            print(f"  {p['name']:<22} {p['min']:g}–{p['max']:g}{unit} ({p['scale']}, default {p['default']:g})")
+            bypass = "" if p["bypass"] is None else f", bypass at {p['bypass']:g}"
+            print(f"  {p['name']:<22} {p['min']:g}–{p['max']:g}{unit} ({p['scale']}, default {p['default']:g}{bypass})")
     return 0
 
 
@@ -95,8 +107,13 @@ def cmd_render(args) -> int:
     from dafx_explorer import audio
     from dafx_explorer.settings import SAMPLE_RATE
 
-    effect = _resolve_effect(args.effect)
-    p = _parse_params(effect, args.params, args.seed)
+    effect = _resolve_effect(args.effect) if args.effect else None
+    if args.preset:
+        effect, p = _read_preset(args.preset, effect)
+    elif effect is None:
+        raise DafxError("render needs --effect (or a --preset that names its effect)")
+    else:
+        p = _parse_params(effect, args.params, args.seed)
     samples = audio.load(args.input)
     audio.save(args.output, effect.render(samples, SAMPLE_RATE, p))
     if args.json:
@@ -262,11 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_effects)
 
     p = commands.add_parser("render", help="apply an effect to an audio file")
-    p.add_argument("--effect", required=True, help="built-in effect name or path to a .vst3 plugin")
+    p.add_argument("--effect", help="built-in effect name or path to a .vst3 plugin (optional with --preset)")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--params", help="JSON object {name: normalized value in [0, 1]}; others default")
-    p.add_argument("--seed", type=int, help="draw unspecified parameters at random with this seed")
+    settings = p.add_mutually_exclusive_group()
+    settings.add_argument("--params", help="JSON object {name: normalized value in [0, 1]}; others default")
+    settings.add_argument("--seed", type=int, help="draw unspecified parameters at random with this seed")
+    settings.add_argument("--preset", help='JSON preset file: ours, or {"pedalboard": [{"Distortion": {...}}]}')
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_render)
 

@@ -17,6 +17,24 @@ Conventions
 - ``effect.snippet(p)`` is Python source defining ``process(audio, sample_rate)`` that
   renders the same samples as ``effect.render(audio, sample_rate, p)``: it carries
   the very functions used here, with the real parameter values filled in.
+- Every stage an effect adds around its core pedalboard processor has an exact bypass
+  inside its range (``Param.bypass``): a tone filter's open end switches the filter out,
+  a 0 dB gain or a 0 ms pre-delay is none. So the plain processors are special cases:
+  ``from_pedalboard`` turns a chain of them into an effect's settings, e.g.
+
+  ========== ==================================================================
+  overdrive  ``Distortion`` → ``LowpassFilter`` → ``Gain`` (any of them)
+  delay      ``Delay`` (tone open)
+  ambience   ``Reverb`` at width 1: ``mix = wet_level / (wet_level + 2 dry_level)``
+             (its dry counts double), so its defaults are ``mix`` 0.33 / 1.13 ≈ 0.292
+  flanger    ``Chorus``
+  multiband  ``Gain`` (equal band gains, threshold 0 dB: compressors out)
+  dynamics   ``Compressor`` → ``Gain``
+  ringmod    none (numpy); ``mix`` 0 is the dry input
+  combo      ``HighpassFilter`` → ``Distortion`` → ``Gain`` (cabinet open)
+  ========== ==================================================================
+
+  Equal after peak normalization (a Reverb's overall level differs).
 """
 
 from __future__ import annotations
@@ -70,6 +88,10 @@ class Param:
         How normalized values spread over the range: evenly, or evenly in ratio.
     default : float
         Default in real units, within the range.
+    bypass : float, optional
+        The real value at which this setting's stage is switched out, so the effect renders
+        exactly as without that stage (a tone filter's open end, 0 dB, a pre-delay of 0 ms);
+        ``None`` when the setting is part of the core processor.
     measured : str
         How refinement reads this setting off a reference instead of searching for it
         (:data:`dafx_explorer.matching.MEASUREMENTS`): ``"echo time"`` (seconds between a sound
@@ -83,6 +105,7 @@ class Param:
     unit: str
     scale: str
     default: float
+    bypass: float | None = None
     measured: str = ""
 
     def __post_init__(self):
@@ -101,6 +124,10 @@ class Param:
         if not self.minimum <= self.default <= self.maximum:
             raise EffectError(
                 f"parameter {self.name}: default {self.default} outside [{self.minimum}, {self.maximum}]"
+            )
+        if self.bypass is not None and not self.minimum <= self.bypass <= self.maximum:
+            raise EffectError(
+                f"parameter {self.name}: bypass {self.bypass} outside [{self.minimum}, {self.maximum}]"
             )
 
     def to_real(self, x):
@@ -256,27 +283,40 @@ def safe_cutoff(frequency_hz, sample_rate):
     return min(frequency_hz, 0.45 * sample_rate)
 
 
+TONE_OPEN_HZ = 10_000.0
+"""Top of the overdrive's and the delay's tone range (Hz): there the low-pass is switched out."""
+HIGHPASS_OPEN_HZ = 20.0
+"""Bottom of the combo's input high-pass range (Hz): there the high-pass is switched out."""
+CABINET_OPEN_HZ = 8_000.0
+"""Top of the combo's cabinet low-pass range (Hz): there the cabinet filter is switched out."""
+COMPRESSOR_OFF_DB = 0.0
+"""Top of the multiband's threshold range (dB): there the band compressors are switched out."""
+
+
+def tone_filter(tone_hz, sample_rate):
+    """A one-pole tone low-pass at ``tone_hz`` as a chain of one, or none at ``TONE_OPEN_HZ`` and up."""
+    if tone_hz >= TONE_OPEN_HZ:
+        return []
+    return [pedalboard.LowpassFilter(cutoff_frequency_hz=safe_cutoff(tone_hz, sample_rate))]
+
+
 def process_overdrive(audio, sample_rate, *, drive_db, tone_hz, level_db):
-    """Overdrive: tanh distortion, a one-pole tone low-pass, output level."""
+    """Overdrive: tanh distortion, a one-pole tone low-pass (none at ``TONE_OPEN_HZ``), output level."""
     return run_chain(
-        [
-            pedalboard.Distortion(drive_db=drive_db),
-            pedalboard.LowpassFilter(cutoff_frequency_hz=safe_cutoff(tone_hz, sample_rate)),
-            pedalboard.Gain(gain_db=level_db),
-        ],
+        [pedalboard.Distortion(drive_db=drive_db), *tone_filter(tone_hz, sample_rate),
+         pedalboard.Gain(gain_db=level_db)],
         audio,
         sample_rate,
     )
 
 
 def process_delay(audio, sample_rate, *, delay_seconds, feedback, mix, tone_hz):
-    """Echo: a feedback delay whose repeats are low-passed at ``tone_hz``, mixed with the dry signal."""
+    """Echo: a feedback delay whose repeats are low-passed at ``tone_hz`` (not at ``TONE_OPEN_HZ``),
+    mixed with the dry signal (``mix`` 0: dry, 1: repeats only)."""
     dry = np.asarray(audio, dtype=np.float32)
     wet = run_chain(
-        [
-            pedalboard.Delay(delay_seconds=delay_seconds, feedback=feedback, mix=1.0),
-            pedalboard.LowpassFilter(cutoff_frequency_hz=safe_cutoff(tone_hz, sample_rate)),
-        ],
+        [pedalboard.Delay(delay_seconds=delay_seconds, feedback=feedback, mix=1.0),
+         *tone_filter(tone_hz, sample_rate)],
         dry,
         sample_rate,
     )
@@ -284,7 +324,8 @@ def process_delay(audio, sample_rate, *, delay_seconds, feedback, mix, tone_hz):
 
 
 def process_ambience(audio, sample_rate, *, room_size, damping, mix, predelay_ms):
-    """Room reverb (Freeverb) after a pre-delay, mixed with the dry signal."""
+    """Room reverb (Freeverb) after a pre-delay (none at 0 ms), mixed with the dry signal (``mix`` 0: dry,
+    1: the reverb alone)."""
     dry = np.asarray(audio, dtype=np.float32)
     wet = run_chain(
         [
@@ -357,18 +398,15 @@ def process_multiband(
     audio, sample_rate, *, low_crossover_hz, high_crossover_hz, low_gain_db, mid_gain_db, high_gain_db,
     threshold_db,
 ):
-    """Three-band compressor: each band compressed 3:1 above ``threshold_db``, then given its gain."""
+    """Three-band compressor: each band compressed 3:1 above ``threshold_db`` (not at
+    ``COMPRESSOR_OFF_DB``), then given its gain; the bands sum back to the input exactly."""
     bands = split_bands(audio, sample_rate, low_crossover_hz, high_crossover_hz)
+    compressor = [] if threshold_db >= COMPRESSOR_OFF_DB else [
+        pedalboard.Compressor(threshold_db=threshold_db, ratio=3.0, attack_ms=5.0, release_ms=100.0)
+    ]
     out = np.zeros_like(bands[0])
     for band, gain_db in zip(bands, (low_gain_db, mid_gain_db, high_gain_db), strict=True):
-        out += run_chain(
-            [
-                pedalboard.Compressor(threshold_db=threshold_db, ratio=3.0, attack_ms=5.0, release_ms=100.0),
-                pedalboard.Gain(gain_db=gain_db),
-            ],
-            band,
-            sample_rate,
-        )
+        out += run_chain([*compressor, pedalboard.Gain(gain_db=gain_db)], band, sample_rate)
     return out
 
 
@@ -392,19 +430,21 @@ def process_ringmod(audio, sample_rate, *, carrier_hz, mix):
 
 
 def process_combo(audio, sample_rate, *, input_highpass_hz, drive_db, cabinet_lowpass_hz, level_db):
-    """Amp and cabinet: input high-pass, tanh drive, 24 dB/octave ladder low-pass cabinet, level."""
+    """Amp and cabinet: input high-pass (none at ``HIGHPASS_OPEN_HZ``), tanh drive, 24 dB/octave ladder
+    low-pass cabinet (none at ``CABINET_OPEN_HZ``), level."""
+    highpass = [] if input_highpass_hz <= HIGHPASS_OPEN_HZ else [
+        pedalboard.HighpassFilter(cutoff_frequency_hz=safe_cutoff(input_highpass_hz, sample_rate))
+    ]
+    cabinet = [] if cabinet_lowpass_hz >= CABINET_OPEN_HZ else [
+        pedalboard.LadderFilter(
+            mode=pedalboard.LadderFilter.Mode.LPF24,
+            cutoff_hz=safe_cutoff(cabinet_lowpass_hz, sample_rate),
+            resonance=0.2,
+            drive=1.0,
+        )
+    ]
     return run_chain(
-        [
-            pedalboard.HighpassFilter(cutoff_frequency_hz=safe_cutoff(input_highpass_hz, sample_rate)),
-            pedalboard.Distortion(drive_db=drive_db),
-            pedalboard.LadderFilter(
-                mode=pedalboard.LadderFilter.Mode.LPF24,
-                cutoff_hz=safe_cutoff(cabinet_lowpass_hz, sample_rate),
-                resonance=0.2,
-                drive=1.0,
-            ),
-            pedalboard.Gain(gain_db=level_db),
-        ],
+        [*highpass, pedalboard.Distortion(drive_db=drive_db), *cabinet, pedalboard.Gain(gain_db=level_db)],
         audio,
         sample_rate,
     )
@@ -423,83 +463,154 @@ def process_plugin(plugin, audio, sample_rate, raw_values):
 # -- effects ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlainStage:
+    """A plain pedalboard processor that an effect contains, and which of the effect's settings its
+    arguments are.
+
+    ``arguments`` maps the processor's argument names (as in pedalboard) to the effect's parameters
+    they set (one argument may set several, e.g. one ``Gain`` for every band); ``translate``, when
+    given, computes those settings from the arguments (``Reverb``'s wet and dry levels make a mix).
+    Its other arguments must keep pedalboard's defaults. A stage whose parameters all have a
+    ``bypass`` may be left out of a chain.
+    """
+
+    processor: str
+    arguments: Mapping[str, tuple[str, ...]]
+    translate: Callable[[Mapping[str, float]], dict[str, float]] | None = None
+
+    def settings(self, values: Mapping[str, float]) -> dict[str, float]:
+        """The effect's real settings that reproduce this processor with argument ``values``."""
+        if self.translate is not None:
+            return self.translate(values)
+        return {param: values[argument] for argument, params in self.arguments.items() for param in params}
+
+
+def _reverb_settings(values: Mapping[str, float]) -> dict[str, float]:
+    """The ambience's settings equal to ``Reverb(...)`` up to level: its ``dry_level`` counts double."""
+    wet, dry = values["wet_level"], values["dry_level"]
+    if wet + dry <= 0.0:
+        raise EffectError("Reverb with wet_level 0 and dry_level 0 is silence; ambience cannot reproduce it")
+    return {"room_size": values["room_size"], "damping": values["damping"], "mix": wet / (wet + 2.0 * dry)}
+
+
+def _same(*names: str) -> dict[str, tuple[str, ...]]:
+    """``arguments`` for a processor whose arguments are the effect's parameters of the same names."""
+    return {name: (name,) for name in names}
+
+
 class BuiltinEffect(Effect):
-    """An effect rendered by one of this module's ``process_*`` functions."""
+    """An effect rendered by one of this module's ``process_*`` functions.
+
+    ``plain`` lists, in signal order, the plain pedalboard processors it contains
+    (:func:`from_pedalboard`).
+    """
 
     def __init__(self, name: str, params: Sequence[Param], description: str, function: Callable,
-                 helpers: Sequence[Callable] = (run_chain, safe_cutoff)):
+                 helpers: Sequence[Callable] = (run_chain, safe_cutoff), plain: Sequence[PlainStage] = ()):
         super().__init__(name, params, description)
         self.function = function
         self.helpers = tuple(helpers)
+        self.plain = tuple(plain)
 
     def _process(self, audio, sr, values):
         return self.function(audio, sr, **values)
 
     def snippet(self, p) -> str:
-        sources = "\n\n".join(inspect.getsource(f) for f in (*self.helpers, self.function))
+        functions = (*self.helpers, self.function)
+        used = sorted({name for f in functions for name in f.__code__.co_names if name in _BYPASS_CONSTANTS})
+        constants = "".join(f"{name} = {_BYPASS_CONSTANTS[name]!r}\n" for name in used)
+        sources = "\n\n".join(inspect.getsource(f) for f in functions)
         arguments = ", ".join(f"{name}={value!r}" for name, value in self.real(p).items())
         return (
             self._snippet_header(p)
+            + (constants + "\n\n" if constants else "")
             + sources
             + "\n\ndef process(audio: np.ndarray, sample_rate: int) -> np.ndarray:\n"
             + f"    return {self.function.__name__}(audio, sample_rate, {arguments})\n"
         )
 
 
+_BYPASS_CONSTANTS = {"TONE_OPEN_HZ": TONE_OPEN_HZ, "HIGHPASS_OPEN_HZ": HIGHPASS_OPEN_HZ,
+                     "CABINET_OPEN_HZ": CABINET_OPEN_HZ, "COMPRESSOR_OFF_DB": COMPRESSOR_OFF_DB}
+
+
 def _builtin_effects() -> dict[str, BuiltinEffect]:
-    gain_12 = {"minimum": -12.0, "maximum": 12.0, "unit": "dB", "scale": "linear", "default": 0.0}
-    level = {"minimum": -18.0, "maximum": 6.0, "unit": "dB", "scale": "linear", "default": -6.0}
+    gain_12 = {"minimum": -12.0, "maximum": 12.0, "unit": "dB", "scale": "linear", "default": 0.0, "bypass": 0.0}
+    level = {"minimum": -18.0, "maximum": 6.0, "unit": "dB", "scale": "linear", "default": -6.0, "bypass": 0.0}
+    tone_helpers = (run_chain, safe_cutoff, tone_filter)
+    distortion = PlainStage("Distortion", _same("drive_db"))
     effects = [
         BuiltinEffect("overdrive", [
             Param("drive_db", 0.0, 45.0, "dB", "linear", 20.0),
-            Param("tone_hz", 500.0, 10_000.0, "Hz", "log", 3000.0),
+            Param("tone_hz", 500.0, TONE_OPEN_HZ, "Hz", "log", 3000.0, bypass=TONE_OPEN_HZ),
             Param("level_db", **level),
-        ], "drive, tone and output level", process_overdrive),
+        ], "drive, tone and output level", process_overdrive, tone_helpers, [
+            distortion,
+            PlainStage("LowpassFilter", {"cutoff_frequency_hz": ("tone_hz",)}),
+            PlainStage("Gain", {"gain_db": ("level_db",)}),
+        ]),
         BuiltinEffect("delay", [
             Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25, measured="echo time"),
             Param("feedback", 0.0, 0.9, "", "linear", 0.4),
             Param("mix", 0.0, 1.0, "", "linear", 0.4),
-            Param("tone_hz", 1000.0, 10_000.0, "Hz", "log", 4000.0),
-        ], "echo with feedback and darker repeats", process_delay),
+            Param("tone_hz", 1000.0, TONE_OPEN_HZ, "Hz", "log", 4000.0, bypass=TONE_OPEN_HZ),
+        ], "echo with feedback and darker repeats", process_delay, tone_helpers, [
+            PlainStage("Delay", _same("delay_seconds", "feedback", "mix")),
+        ]),
         BuiltinEffect("ambience", [
             Param("room_size", 0.05, 0.95, "", "linear", 0.5),
             Param("damping", 0.0, 1.0, "", "linear", 0.5),
-            Param("mix", 0.0, 1.0, "", "linear", 0.3),
-            Param("predelay_ms", 0.0, 100.0, "ms", "linear", 20.0, measured="pre-delay"),
-        ], "room reverb", process_ambience),
+            Param("mix", 0.0, 1.0, "", "linear", 0.3, bypass=1.0),
+            Param("predelay_ms", 0.0, 100.0, "ms", "linear", 20.0, bypass=0.0, measured="pre-delay"),
+        ], "room reverb", process_ambience, (run_chain,), [
+            PlainStage("Reverb", {**_same("room_size", "damping"), "wet_level": ("mix",), "dry_level": ("mix",)},
+                       _reverb_settings),
+        ]),
         BuiltinEffect("flanger", [
             Param("rate_hz", 0.05, 5.0, "Hz", "log", 0.5),
             Param("depth", 0.0, 1.0, "", "linear", 0.5),
             Param("centre_delay_ms", 1.0, 10.0, "ms", "log", 3.0),
             Param("feedback", 0.0, 0.9, "", "linear", 0.5),
             Param("mix", 0.0, 1.0, "", "linear", 0.5),
-        ], "swept short delay with feedback", process_flanger, (run_chain,)),
+        ], "swept short delay with feedback", process_flanger, (run_chain,), [
+            PlainStage("Chorus", _same("rate_hz", "depth", "centre_delay_ms", "feedback", "mix")),
+        ]),
         BuiltinEffect("multiband", [
             Param("low_crossover_hz", 60.0, 600.0, "Hz", "log", 200.0),
             Param("high_crossover_hz", 1200.0, 8000.0, "Hz", "log", 3000.0),
             Param("low_gain_db", **gain_12),
             Param("mid_gain_db", **gain_12),
             Param("high_gain_db", **gain_12),
-            Param("threshold_db", -40.0, 0.0, "dB", "linear", -20.0),
+            Param("threshold_db", -40.0, COMPRESSOR_OFF_DB, "dB", "linear", -20.0, bypass=COMPRESSOR_OFF_DB),
         ], "three-band compressor and tone", process_multiband,
-           (run_chain, fft_size, crossover_weight, split_bands)),
+           (run_chain, fft_size, crossover_weight, split_bands), [
+            PlainStage("Gain", {"gain_db": ("low_gain_db", "mid_gain_db", "high_gain_db")}),
+        ]),
         BuiltinEffect("dynamics", [
             Param("threshold_db", -48.0, 0.0, "dB", "linear", -24.0),
             Param("ratio", 1.0, 20.0, "", "log", 4.0),
             Param("attack_ms", 0.1, 100.0, "ms", "log", 5.0),
             Param("release_ms", 10.0, 1000.0, "ms", "log", 100.0),
-            Param("makeup_db", 0.0, 18.0, "dB", "linear", 6.0),
-        ], "compressor with make-up gain", process_dynamics, (run_chain,)),
+            Param("makeup_db", 0.0, 18.0, "dB", "linear", 6.0, bypass=0.0),
+        ], "compressor with make-up gain", process_dynamics, (run_chain,), [
+            PlainStage("Compressor", _same("threshold_db", "ratio", "attack_ms", "release_ms")),
+            PlainStage("Gain", {"gain_db": ("makeup_db",)}),
+        ]),
         BuiltinEffect("ringmod", [
             Param("carrier_hz", 20.0, 2000.0, "Hz", "log", 200.0, measured="carrier"),
             Param("mix", 0.0, 1.0, "", "linear", 0.75),
         ], "ring modulator", process_ringmod, ()),
         BuiltinEffect("combo", [
-            Param("input_highpass_hz", 20.0, 1000.0, "Hz", "log", 150.0),
+            Param("input_highpass_hz", HIGHPASS_OPEN_HZ, 1000.0, "Hz", "log", 150.0, bypass=HIGHPASS_OPEN_HZ),
             Param("drive_db", 0.0, 40.0, "dB", "linear", 20.0),
-            Param("cabinet_lowpass_hz", 800.0, 8000.0, "Hz", "log", 3000.0),
+            Param("cabinet_lowpass_hz", 800.0, CABINET_OPEN_HZ, "Hz", "log", 3000.0, bypass=CABINET_OPEN_HZ),
             Param("level_db", **level),
-        ], "amp and cabinet", process_combo),
+        ], "amp and cabinet", process_combo, (run_chain, safe_cutoff), [
+            PlainStage("HighpassFilter", {"cutoff_frequency_hz": ("input_highpass_hz",)}),
+            distortion,
+            PlainStage("Gain", {"gain_db": ("level_db",)}),
+        ]),
     ]
     return {effect.name: effect for effect in effects}
 
@@ -518,6 +629,99 @@ def get(name: str) -> Effect:
         return _BUILTIN[name]
     except (KeyError, TypeError):
         raise EffectError(f"unknown effect {name!r}; valid names: {', '.join(_BUILTIN)}") from None
+
+
+def _processor_defaults(processor: str) -> dict[str, float]:
+    """The numeric arguments of ``pedalboard.<processor>`` with their default values."""
+    instance = getattr(pedalboard, processor)()
+    return {
+        name: float(value) for name in dir(instance) if not name.startswith("_")
+        and isinstance(value := getattr(instance, name), int | float) and not isinstance(value, bool)
+    }
+
+
+def _plain_chain(effect: BuiltinEffect) -> str:
+    return " → ".join(stage.processor for stage in effect.plain)
+
+
+def _match_stages(effect: BuiltinEffect, processors: Sequence[str]) -> list[PlainStage] | None:
+    """The stages of ``effect`` that ``processors`` are, in order, or None where the chain does not fit
+    (a processor out of order, or a stage left out that has no bypass)."""
+    matched, position = [], 0
+    for stage in effect.plain:
+        if position < len(processors) and processors[position] == stage.processor:
+            matched.append(stage)
+            position += 1
+        elif any(effect.params[effect.param_names.index(name)].bypass is None
+                 for names in stage.arguments.values() for name in names):
+            return None
+    return matched if position == len(processors) else None
+
+
+def from_pedalboard(chain, effect: Effect | None = None) -> tuple[BuiltinEffect, np.ndarray]:
+    """The built-in effect and normalized settings that reproduce a chain of plain pedalboard processors.
+
+    Parameters
+    ----------
+    chain : sequence of (str, mapping)
+        ``(processor, {argument: value})`` in signal order, named as in pedalboard, e.g.
+        ``[("Distortion", {"drive_db": 35.0})]``; missing arguments take pedalboard's defaults.
+    effect : Effect, optional
+        The effect to express it with; by default the first of :func:`names` that can.
+
+    Returns
+    -------
+    (effect, settings)
+        Rendering ``effect`` with ``settings`` equals the chain's output after peak normalization
+        (stages it leaves out are at their ``bypass``, other settings at their defaults).
+    """
+    known = sorted({stage.processor for candidate in _BUILTIN.values() for stage in candidate.plain})
+    if isinstance(chain, str | bytes) or not isinstance(chain, Sequence) or not chain:
+        raise EffectError("a pedalboard chain must be a non-empty list of processors")
+    values = []
+    for processor, arguments in chain:
+        if processor not in known:
+            raise EffectError(f"cannot reproduce pedalboard processor {processor!r}; known: {', '.join(known)}")
+        defaults = _processor_defaults(processor)
+        unknown = sorted(set(arguments) - set(defaults))
+        if unknown:
+            raise EffectError(f"pedalboard.{processor} has no argument {unknown[0]!r}; its arguments: "
+                              f"{', '.join(sorted(defaults))}")
+        given = {name: float(_finite_array(value, f"pedalboard.{processor} {name}"))
+                 for name, value in arguments.items()}
+        try:
+            instance = getattr(pedalboard, processor)(**given)
+        except (TypeError, ValueError) as exc:
+            raise EffectError(f"pedalboard.{processor}: {exc}") from None
+        values.append({name: float(getattr(instance, name)) for name in defaults})
+    processors = [processor for processor, _ in chain]
+    candidates = [effect] if effect is not None else list(_BUILTIN.values())
+    for candidate in candidates:
+        stages = _match_stages(candidate, processors) if isinstance(candidate, BuiltinEffect) else None
+        if stages is not None:
+            return candidate, _plain_settings(candidate, stages, values)
+    fits = "; ".join(f"{name}: {_plain_chain(e)}" for name, e in _BUILTIN.items() if e.plain)
+    verdict = f"{effect.name} cannot reproduce" if effect is not None else "no built-in effect reproduces"
+    raise EffectError(f"{verdict} {' → '.join(processors)}; each reproduces any of, in order: {fits}")
+
+
+def _plain_settings(effect: BuiltinEffect, stages: Sequence[PlainStage], values) -> np.ndarray:
+    """Normalized settings of ``effect`` from the matched ``stages`` and their processors' argument ``values``."""
+    real = {param.name: param.default if param.bypass is None else param.bypass for param in effect.params}
+    for stage, arguments in zip(stages, values, strict=True):
+        defaults = _processor_defaults(stage.processor)
+        for name, value in arguments.items():
+            if name not in stage.arguments and not math.isclose(value, defaults[name], rel_tol=1e-6):
+                raise EffectError(f"{effect.name} reproduces {stage.processor} only with {name}={defaults[name]:g}")
+        for name, value in stage.settings(arguments).items():
+            param = effect.params[effect.param_names.index(name)]
+            tolerance = 1e-6 * (param.maximum - param.minimum)
+            if not param.minimum - tolerance <= value <= param.maximum + tolerance:
+                raise EffectError(f"{stage.processor}: {effect.name} {name} = {value:g} {param.unit} is outside "
+                                  f"its range {param.minimum:g}–{param.maximum:g}".replace("  ", " "))
+            real[name] = value
+    return effect.normalize_settings({name: effect.params[i].to_normalized(value)
+                                      for i, (name, value) in enumerate(real.items())})
 
 
 class PluginEffect(Effect):

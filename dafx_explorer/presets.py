@@ -7,7 +7,12 @@ Preset format (the same ``params`` as ``match --json``)::
      "source": "dafx-explorer"}
 
 :func:`read_preset` reads one back; the normalized values are authoritative (a parameter
-given only by ``value`` is normalized from it; a missing one takes its default).
+given only by ``value`` is normalized from it; a missing one takes its default). It also reads
+plain pedalboard settings, a chain of processors named and set as in pedalboard::
+
+    {"pedalboard": [{"Distortion": {"drive_db": 35}}, {"Gain": {"gain_db": -6}}]}
+
+which :func:`dafx_explorer.effects.from_pedalboard` turns into the effect that reproduces them.
 """
 
 from __future__ import annotations
@@ -50,10 +55,10 @@ def read_preset(data, effect: effects.Effect | None = None) -> tuple[effects.Eff
     Parameters
     ----------
     data : str, bytes or mapping
-        The preset's JSON text, or the parsed dict.
+        The preset's JSON text, or the parsed dict: ours, or ``{"pedalboard": [...]}``.
     effect : effects.Effect, optional
         The effect the preset must be for (needed for VST3 plugins); by default the built-in
-        effect named in the preset.
+        effect named in the preset (or the first that reproduces a pedalboard chain).
 
     Returns
     -------
@@ -65,6 +70,8 @@ def read_preset(data, effect: effects.Effect | None = None) -> tuple[effects.Eff
             data = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"a preset must be JSON text ({exc})") from None
+    if isinstance(data, Mapping) and "pedalboard" in data:
+        return effects.from_pedalboard(_pedalboard_chain(data["pedalboard"]), effect)
     if not isinstance(data, Mapping) or not isinstance(data.get("params"), Mapping) or "effect" not in data:
         raise DataError('a preset must be a JSON object with "effect" and "params" (name → {"normalized", ...})')
     if effect is None:
@@ -82,6 +89,19 @@ def read_preset(data, effect: effects.Effect | None = None) -> tuple[effects.Eff
         else:
             normalized[name] = 0.0  # unknown name: normalize_settings reports it
     return effect, effect.normalize_settings(normalized)
+
+
+def _pedalboard_chain(items) -> list[tuple[str, Mapping]]:
+    """``[(processor, arguments), ...]`` of a preset's ``"pedalboard"`` list."""
+    example = '{"pedalboard": [{"Distortion": {"drive_db": 35}}]}'
+    if not isinstance(items, list) or not items:
+        raise DataError(f'"pedalboard" must be a non-empty list of processors, e.g. {example}')
+    chain = []
+    for item in items:
+        if not (isinstance(item, Mapping) and len(item) == 1 and isinstance(next(iter(item.values())), Mapping)):
+            raise DataError(f'each "pedalboard" entry must be {{"Processor": {{argument: value}}}}, got {item!r}')
+        chain.append(next(iter(item.items())))
+    return chain
 
 
 def _number(value, name: str) -> float:

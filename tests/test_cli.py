@@ -18,8 +18,11 @@ def test_effects_json_lists_all_eight_with_ranges(capsys):
     for params in listing.values():
         assert len(params) >= 2
         for param in params:
-            assert {"name", "min", "max", "unit", "scale", "default"} <= set(param)
+            assert {"name", "min", "max", "unit", "scale", "default", "bypass"} <= set(param)
             assert param["min"] <= param["default"] <= param["max"]
+            assert param["bypass"] is None or param["min"] <= param["bypass"] <= param["max"]
+    tone = next(param for param in listing["overdrive"] if param["name"] == "tone_hz")
+    assert tone["bypass"] == tone["max"] == effects.TONE_OPEN_HZ
 
 
 def test_effects_text_names_every_parameter(capsys):
@@ -53,6 +56,25 @@ def test_render_seed_draws_reproducible_random_settings(tmp_path, capsys):
     assert outputs[0] == outputs[1] != outputs[2]
 
 
+@pytest.mark.parametrize("preset", [
+    {"pedalboard": [{"Chorus": {"rate_hz": 2.0, "mix": 0.7}}]},
+    {"effect": "flanger", "params": {"rate_hz": {"value": 2.0}, "mix": {"normalized": 0.7}}},
+])
+def test_render_takes_a_preset_ours_or_plain_pedalboard(preset, tmp_path, capsys):
+    import pedalboard
+
+    clip = sources.generate("chords", seed=3, seconds=2.0)
+    audio.save(tmp_path / "in.wav", clip)
+    (tmp_path / "preset.json").write_text(json.dumps(preset))
+    assert main(["render", "--input", str(tmp_path / "in.wav"), "--output", str(tmp_path / "out.wav"),
+                 "--preset", str(tmp_path / "preset.json"), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["effect"] == "flanger" and payload["params"]["rate_hz"]["value"] == pytest.approx(2.0)
+    if "pedalboard" in preset:
+        expected = pedalboard.Chorus(rate_hz=2.0, mix=0.7)(clip, 24_000)
+        np.testing.assert_allclose(audio.load(tmp_path / "out.wav"), expected, atol=1e-4)
+
+
 @pytest.mark.parametrize(("args", "fragment"), [
     (["render", "--effect", "fuzzbox"], "fuzzbox"),
     (["render", "--effect", "delay", "--params", '{"speed": 0.5}'], "speed"),
@@ -61,12 +83,18 @@ def test_render_seed_draws_reproducible_random_settings(tmp_path, capsys):
     (["render", "--effect", "delay", "--params", "{not json"], "JSON"),
     (["render", "--effect", "/nowhere/plugin.vst3"], "plugin.vst3"),
     (["render", "--effect", "delay", "--input", "MISSING"], "MISSING"),
+    (["render", "--preset", "MISSING.json"], "cannot read preset MISSING.json"),
+    (["render", "--preset", "PRESET", "--params", '{"mix": 0.5}'], "not allowed with"),
+    (["render", "--effect", "delay", "--preset", "PRESET"], "delay cannot reproduce Distortion"),
+    (["render"], "needs --effect"),
     (["frobnicate"], "frobnicate"),
     (["evaluate", "--latent-renders", "2"], "at least 5"),  # the latent figures' 5-fold cross-validation
     (["evaluate", "--latent-renders", "many"], "--latent-renders"),
 ])
 def test_bad_input_exits_2_with_one_line(args, fragment, tmp_path, capsys):
     audio.save(tmp_path / "in.wav", sources.generate("drums", seed=3, seconds=1.0))
+    (tmp_path / "preset.json").write_text('{"pedalboard": [{"Distortion": {"drive_db": 30}}]}')
+    args = [str(tmp_path / "preset.json") if item == "PRESET" else item for item in args]
     defaults = {"--input": str(tmp_path / "in.wav"), "--output": str(tmp_path / "out.wav")}
     if args[0] == "render":
         args = args + [item for key, value in defaults.items() if key not in args for item in (key, value)]

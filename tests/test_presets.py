@@ -91,3 +91,37 @@ def test_snippet_says_how_to_use_it_and_file_names_are_safe():
     assert presets.file_name(effect, ".json") == "ringmod_preset.json"
     plugin_like = effects.Effect("My Plug/in 2", [effects.Param("x", 0.0, 1.0, "", "linear", 0.5)])
     assert presets.file_name(plugin_like, ".py") == "My_Plug_in_2_preset.py"
+
+
+def test_a_plain_pedalboard_preset_reads_as_the_effect_that_reproduces_it():
+    effect, p = presets.read_preset('{"pedalboard": [{"Distortion": {"drive_db": 35}}, {"Gain": {"gain_db": -6}}]}')
+    assert effect.name == "overdrive"
+    assert effect.real(p) == pytest.approx({"drive_db": 35.0, "tone_hz": effects.TONE_OPEN_HZ, "level_db": -6.0})
+    combo, q = presets.read_preset({"pedalboard": [{"Distortion": {"drive_db": 35}}]}, effects.get("combo"))
+    assert combo.name == "combo" and combo.real(q)["drive_db"] == pytest.approx(35.0)
+
+
+@pytest.mark.parametrize(("data", "error", "match"), [
+    ({"pedalboard": []}, DataError, "non-empty list of processors"),
+    ({"pedalboard": {"Distortion": {}}}, DataError, "non-empty list of processors"),
+    ({"pedalboard": [{"Distortion": {}, "Gain": {}}]}, DataError, "each \"pedalboard\" entry"),
+    ({"pedalboard": [{"Distortion": 35}]}, DataError, "each \"pedalboard\" entry"),
+    ({"pedalboard": [{"Fuzz": {}}]}, EffectError, "'Fuzz'; known"),
+    ({"pedalboard": [{"Delay": {"delay_seconds": 3.0}}]}, EffectError, "outside its range"),
+])
+def test_bad_pedalboard_presets_are_refused_with_a_clear_error(data, error, match):
+    with pytest.raises(error, match=match):
+        presets.read_preset(data)
+
+
+@pytest.mark.parametrize(("name", "open_ends"), [
+    ("overdrive", {"tone_hz": 1.0}), ("delay", {"tone_hz": 1.0}), ("multiband", {"threshold_db": 1.0}),
+    ("combo", {"input_highpass_hz": 0.0, "cabinet_lowpass_hz": 1.0}),
+])
+def test_snippet_at_a_bypass_renders_the_same_samples(name, open_ends):
+    effect = effects.get(name)
+    audio = (0.3 * np.random.default_rng(2).standard_normal(SAMPLE_RATE // 2)).astype(np.float32)
+    namespace = {}
+    exec(compile(presets.snippet(effect, open_ends), f"{name}_preset.py", "exec"), namespace)
+    np.testing.assert_allclose(namespace["process"](audio, SAMPLE_RATE), effect.render(audio, SAMPLE_RATE, open_ends),
+                               atol=1e-6)

@@ -192,3 +192,20 @@ def test_each_bad_upload_is_refused_on_the_page_then_a_valid_one_works(tiny_home
     assert list(_table(at)["parameter"]) == list(effects.get("overdrive").param_names)
     assert any(c.value == "3.0 s" for c in at.caption)
 
+
+
+def test_a_reference_made_with_a_plain_pedalboard_preset_shows_its_settings(tiny_home):
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("overdrive")
+    at.radio(key="style_match_reference_origin").set_value("Shipped clip through a preset").run()
+    assert any("Upload a preset" in info.value for info in at.info)
+    at.file_uploader(key="style_match_reference_preset").set_value(
+        ("plain.json", b'{"pedalboard": [{"Reverb": {}}]}', "application/json")).run()
+    assert not at.exception
+    assert any("overdrive cannot reproduce Reverb" in error for error in _errors(at))
+
+    at.file_uploader(key="style_match_reference_preset").set_value(
+        ("plain.json", b'{"pedalboard": [{"Distortion": {"drive_db": 35}}]}', "application/json")).run()
+    assert not at.exception and not _errors(at)
+    reference = dict(zip(_table(at)["parameter"], _table(at)["reference"], strict=True))
+    assert reference == pytest.approx({"drive_db": 35.0, "tone_hz": effects.TONE_OPEN_HZ, "level_db": 0.0})
