@@ -82,8 +82,20 @@ with left:
                f"or anywhere between points to hear the embedding interpolated there (inverse-distance weights "
                f"of the {explorer.NEIGHBOURS} nearest points).")
 
+    with st.expander("Load a preset"):
+        preset_file = st.file_uploader(
+            "Preset (JSON)", type=["json"], key="latent:preset_file",
+            help='A preset exported here or on Style Match, or plain pedalboard settings such as '
+                 '{"pedalboard": [{"Distortion": {"drive_db": 35}}]}: hear it on this clip.')
+
 try:
-    choice = explorer.resolve_click(dataset, event, xy, controller)
+    choice = None
+    if st.session_state.get("latent:last_click") != repr(event):  # a new click
+        st.session_state["latent:last_click"] = repr(event)
+        choice = explorer.resolve_click(dataset, event, xy, controller)
+    if preset_file is not None and st.session_state.get("latent:preset_id") != preset_file.file_id:
+        st.session_state["latent:preset_id"] = preset_file.file_id
+        choice = explorer.choose_preset(dataset, preset_file.getvalue(), xy, name=preset_file.name)
 except DafxError as error:
     st.error(str(error))
     choice = None
@@ -100,7 +112,11 @@ with right:
         st.stop()
     selection = choice.selection
     x, y = selection.position
-    if selection.on_point:
+    if choice.preset is not None:
+        st.subheader(f"Preset {choice.preset}")
+        st.caption(f"Nearest point on the map in settings: {selection.index}.")
+        label = "Preset's settings"
+    elif selection.on_point:
         st.subheader(f"Point {selection.index}")
         label = "Controller's prediction" if choice.predicted else "True settings (no prediction)"
     else:
@@ -114,11 +130,11 @@ with right:
     if choice.predicted:
         columns = {"predicted": choice.settings, "true": choice.true_settings}
     else:
-        columns = {"true": choice.settings}
+        columns = {"preset" if choice.preset is not None else "true": choice.settings}
     table = explorer.settings_table(dataset.effect, columns)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.4g") for c in ("predicted", "true")})
-    if not selection.on_point:
+    number = st.column_config.NumberColumn(format="%.4g")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=dict.fromkeys(columns, number))
+    if choice.neighbours is not None:
         st.caption("Interpolated from points " + ", ".join(
             f"{i} ({w:.0%})" for i, w in zip(choice.neighbours, choice.weights, strict=True)))
 

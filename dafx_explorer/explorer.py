@@ -290,6 +290,9 @@ class Choice:
         Whether ``settings`` come from the controller.
     neighbours, weights : np.ndarray or None
         For empty space: the points the embedding was interpolated from, and their weights.
+    preset : str or None
+        For a loaded preset (:func:`choose_preset`): its file name; ``selection`` is then the
+        dataset point nearest its settings.
     """
 
     selection: Selection
@@ -300,6 +303,7 @@ class Choice:
     predicted: bool = True
     neighbours: np.ndarray | None = None
     weights: np.ndarray | None = None
+    preset: str | None = None
 
 
 def choose(dataset: store.Dataset, selection: Selection, xy, controller: LatentController | None,
@@ -336,6 +340,19 @@ def choose(dataset: store.Dataset, selection: Selection, xy, controller: LatentC
     true_audio = dataset.audio(i)[0]
     audio = dataset.render(settings) if has_prediction else true_audio
     return Choice(selection, settings, audio, true, true_audio, predicted=has_prediction)
+
+
+def choose_preset(dataset: store.Dataset, data, xy, *, name: str = "preset") -> Choice:
+    """A preset's settings (JSON text or dict: ours, or a pedalboard chain, :func:`presets.read_preset`)
+    rendered on the dataset's clean clip, with the dataset point nearest them in normalized settings."""
+    from dafx_explorer import presets
+
+    xy = _check_map(xy)
+    _, settings = presets.read_preset(data, dataset.effect)
+    true = np.stack([dataset.true_settings(i) for i in range(len(dataset))])
+    nearest = int(np.argmin(np.linalg.norm(true - settings, axis=1)))
+    selection = Selection(nearest, (float(xy[nearest, 0]), float(xy[nearest, 1])))
+    return Choice(selection, settings, dataset.render(settings), predicted=False, preset=name)
 
 
 def resolve_click(dataset: store.Dataset, event, xy, controller: LatentController | None) -> Choice | None:

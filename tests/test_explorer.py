@@ -7,8 +7,8 @@ import pytest
 import torch
 from latent_data import build_latent_home
 
-from dafx_explorer import effects, explorer, matching, store
-from dafx_explorer.errors import DataError, ModelError
+from dafx_explorer import effects, explorer, matching, presets, store
+from dafx_explorer.errors import DataError, EffectError, ModelError
 from dafx_explorer.settings import SAMPLE_RATE
 
 
@@ -270,3 +270,18 @@ def test_colouring_by_parameters_and_descriptors(overdrive):
     assert depth.title == "depth change (dB)" and depth.value_range is None
     with pytest.raises(DataError, match="cannot colour by 'wetness'"):
         explorer.colouring(dataset, "wetness")
+
+
+
+def test_choose_preset_renders_it_and_finds_the_nearest_point_in_settings(overdrive):
+    dataset = overdrive[0]
+    xy = dataset.projection(0, "vae")
+    target = dataset.true_settings(3) + 0.01
+    text = presets.preset_json(dataset.effect, target)
+    choice = explorer.choose_preset(dataset, text, xy, name="mine.json")
+    np.testing.assert_allclose(choice.settings, np.clip(target, 0, 1))
+    np.testing.assert_allclose(choice.audio, dataset.render(choice.settings))
+    assert choice.selection.index == 3 and choice.selection.position == tuple(xy[3])
+    assert choice.preset == "mine.json" and not choice.predicted
+    with pytest.raises(EffectError, match="for effect 'delay', not 'overdrive'"):
+        explorer.choose_preset(dataset, presets.preset_json(effects.get("delay"), [0.5] * 4), xy)

@@ -170,3 +170,21 @@ def test_warm_up_runs_once_in_the_background():
     assert ui.warm_up() is thread
     thread.join(timeout=120)
     assert not thread.is_alive()
+
+
+def test_controller_page_plays_a_loaded_preset_and_names_the_nearest_point(home):
+    at = _run(CONTROLLER_PAGE, **{"latent:dataset": "overdrive"})
+    at.file_uploader(key="latent:preset_file").set_value(
+        ("loud.json", b'{"pedalboard": [{"Reverb": {}}]}', "application/json")).run()
+    assert not at.exception and "overdrive cannot reproduce Reverb" in _texts(at)
+    at.file_uploader(key="latent:preset_file").set_value(
+        ("plain.json", b'{"pedalboard": [{"Distortion": {"drive_db": 35}}]}', "application/json")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    dataset = store.load_dataset("overdrive", home)
+    choice = explorer.choose_preset(dataset, '{"pedalboard": [{"Distortion": {"drive_db": 35}}]}',
+                                    dataset.projection(0, "vae"))
+    assert "Preset plain.json" in _texts(at) and f"settings: {choice.selection.index}." in _texts(at)
+    assert len(at.get("audio")) == 2  # clean and the preset
+    table = at.dataframe[0].value
+    assert table.columns.tolist() == ["parameter", "unit", "preset"]
+    assert table["preset"].tolist() == pytest.approx([35.0, 10_000.0, 0.0])
