@@ -132,6 +132,21 @@ def cmd_sources(args) -> int:
     return 0
 
 
+def _add_cluster_options(p, resume: bool = True) -> None:
+    """``--scheduler``, ``--workers`` (and ``--resume``) of the commands that run on a Dask cluster."""
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler to run on, e.g. tcp://host:8786 (default: $DAFX_EXPLORER_SCHEDULER, "
+                        "else a local cluster, or this process for tiny jobs)")
+    p.add_argument("--workers", type=_int_at_least(0),
+                   help="worker processes of the local cluster (default: one per core; 0: this process)")
+    if resume:
+        p.add_argument("--resume", action="store_true", help="keep the chunks an interrupted run finished")
+
+
+def _cluster_options(args) -> dict:
+    return {"scheduler": args.scheduler, "workers": args.workers, "resume": args.resume}
+
+
 def _given(**options):
     """The options given on the command line (not None); the others keep the training config's defaults."""
     return {name: value for name, value in options.items() if value is not None}
@@ -174,7 +189,8 @@ def cmd_train_encoder(args) -> int:
     from dafx_explorer import training
 
     result = training.train_encoder(encoder_training_config(args), out_dir=args.out, resume=args.resume,
-                                    device=args.device, workers=args.workers, corpus_dir=args.corpus)
+                                    device=args.device, workers=args.workers, corpus_dir=args.corpus,
+                                    scheduler=args.scheduler)
     if args.json:
         _print_json(result)
     return 0
@@ -183,7 +199,8 @@ def cmd_train_encoder(args) -> int:
 def cmd_train_controller(args) -> int:
     from dafx_explorer import training
 
-    result = training.train_controller(controller_training_config(args), out_dir=args.out, resume=args.resume)
+    result = training.train_controller(controller_training_config(args), out_dir=args.out, resume=args.resume,
+                                       scheduler=args.scheduler, workers=args.workers)
     if args.json:
         _print_json(result)
     return 0
@@ -198,7 +215,7 @@ def cmd_precompute(args) -> int:
     effect = _resolve_effect(args.effect)
     out = precompute.precompute(
         effect, points=args.points, source=args.source, n_supervised=tuple(args.n_supervised),
-        store_audio=args.store_audio, out=args.out, seed=args.seed,
+        store_audio=args.store_audio, out=args.out, seed=args.seed, **_cluster_options(args),
     )
     print(out)
     return 0
@@ -233,7 +250,7 @@ def cmd_evaluate(args) -> int:
 
     report = evaluation.evaluate(
         args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds, across=args.across,
-        audio_dirs=tuple(args.audio_dir), latent_per_effect=args.latent_renders,
+        audio_dirs=tuple(args.audio_dir), latent_per_effect=args.latent_renders, **_cluster_options(args),
     )
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2))
@@ -306,8 +323,6 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--epochs", type=int, help="default: EncoderTrainingConfig.epochs")
             p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                            help="where to train (auto: a CUDA GPU where PyTorch sees one)")
-            p.add_argument("--workers", type=int, default=1,
-                           help="processes rendering training windows (same windows for any number)")
             p.add_argument("--corpus", help="train on a folder written by corpus-export instead of building the corpus")
         else:
             p.add_argument("--effect", required=True)
@@ -323,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from the last checkpoint" if name == "train-encoder" else
                        "reuse the cached training pairs of this encoder and seed, rendering only those missing")
         p.add_argument("--tiny", action="store_true", help="tiny model and data (tests, smoke runs)")
+        _add_cluster_options(p, resume=False)  # the corpus rendering: the same windows and pairs for any number
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 
@@ -345,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="dataset folder (default: the data folder's datasets/EFFECT)")
     p.add_argument("--combined", action="store_true", help="build the all-effects projection instead")
+    _add_cluster_options(p)
     p.set_defaults(func=cmd_precompute)
 
     p = commands.add_parser("match", help="predict the settings that make INPUT sound like REFERENCE")
@@ -374,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="renders per class for the latent figures (k-NN accuracy, probe R²; within one window, "
                         "per effect and window); at least 5")
     p.add_argument("--out", help="also write the JSON report here")
+    _add_cluster_options(p)
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--markdown", action="store_true", help="print the README's results and probe tables")

@@ -26,14 +26,14 @@ held-out window through each effect at many settings).
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from dafx_explorer import corpus, effects, matching, training
+from dafx_explorer import cluster, corpus, effects, manifest, matching, models, training
 from dafx_explorer.errors import DataError
-from dafx_explorer.settings import SAMPLE_RATE
+from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 CONDITIONS = ("model", "measured", "refined", "random", "mid", "identity")
 """Results compared with the true target: the controller's prediction; the prediction with any setting
@@ -100,31 +100,51 @@ def one_true_setting(effect: effects.Effect, x: np.ndarray, target: np.ndarray, 
     return distances
 
 
-def evaluate_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, refine_seconds: float,
-                    bundle: matching.Models) -> dict:
-    """MRSTFT per condition and settings MAE per condition for one effect (means over pairs)."""
-    distances = {c: [] for c in CONDITIONS}
-    errors = {c: [] for c in ("model", "measured", "refined", "random", "mid")}
-    one_true = {name: [] for name in effect.param_names}
-    for pair in tqdm(pairs, desc=effect.name, leave=False):
-        result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds,
-                                bundle=bundle)
-        settings = {"model": result.params, "measured": result.unrefined_params, "refined": result.final_params,
-                    "random": rng.random(effect.n_params), "mid": np.full(effect.n_params, 0.5)}
-        for condition, p in settings.items():
-            distances[condition].append(mrstft(effect.render(pair["input"], SAMPLE_RATE, p), pair["target"]))
-            errors[condition].append(float(np.mean(np.abs(p - pair["params"]))))
-        distances["identity"].append(mrstft(pair["input"], pair["target"]))
-        for name, distance in one_true_setting(effect, pair["input"], pair["target"], result.params,
-                                               pair["params"]).items():
-            one_true[name].append(distance)
+SCORE_CHUNK = 4
+"""Held-out pairs per chunk of the evaluation's work (the unit a Dask worker scores, retried and resumed)."""
+LOCAL_PAIRS = 8
+"""Up to this many pairs are scored in this process unless a cluster is asked for (starting workers costs seconds)."""
+ERROR_CONDITIONS = ("model", "measured", "refined", "random", "mid")
+"""Conditions with settings, whose mean absolute settings error is reported."""
+
+
+def score_pair(effect: effects.Effect, pair: dict, random_settings: np.ndarray, refine_seconds: float,
+               bundle: matching.Models) -> dict[str, np.ndarray]:
+    """One pair's MRSTFT per condition (:data:`CONDITIONS`), settings MAE per condition with settings
+    (:data:`ERROR_CONDITIONS`) and, per parameter, the model's MRSTFT with that setting true."""
+    result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds, bundle=bundle)
+    settings = {"model": result.params, "measured": result.unrefined_params, "refined": result.final_params,
+                "random": random_settings, "mid": np.full(effect.n_params, 0.5)}
+    distances = {c: mrstft(effect.render(pair["input"], SAMPLE_RATE, p), pair["target"]) for c, p in settings.items()}
+    distances["identity"] = mrstft(pair["input"], pair["target"])
+    one_true = one_true_setting(effect, pair["input"], pair["target"], result.params, pair["params"])
+    return {"mrstft": np.array([distances[c] for c in CONDITIONS]),
+            "param_error": np.array([np.mean(np.abs(settings[c] - pair["params"])) for c in ERROR_CONDITIONS]),
+            "one_true": np.array([one_true[name] for name in effect.param_names])}
+
+
+def score_chunk(job: tuple, bundles: dict[str, matching.Models]) -> dict[str, np.ndarray]:
+    """Scores (:func:`score_pair`, stacked over pairs) of one chunk ``(effect name, pairs, random
+    settings, refine seconds)``, with ``bundles`` the models of each effect (a Dask task)."""
+    name, pairs, random_settings, refine_seconds = job
+    effect = effects.get(name)
+    scores = [score_pair(effect, pair, p, refine_seconds, bundles[name])
+              for pair, p in zip(pairs, random_settings, strict=True)]
+    return {key: np.stack([score[key] for score in scores]) for key in scores[0]}
+
+
+def summarize(effect: effects.Effect, pairs: list[dict], scores: dict[str, np.ndarray]) -> dict:
+    """Means over pairs of one effect's scores (:func:`score_pair`, stacked): MRSTFT and its standard
+    error per condition, ratios to the random anchor, settings MAE, the one-true-setting MRSTFT, per pair."""
+    distances = {c: scores["mrstft"][:, j].tolist() for j, c in enumerate(CONDITIONS)}
     return {"mrstft": {c: float(np.mean(v)) for c, v in distances.items()},
             "mrstft_sem": {c: float(np.std(v, ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None
                            for c, v in distances.items()},
             "ratio_to_random": {c: ratio_to_random(distances[c], distances["random"])
                                 for c in ("model", "measured", "refined")},
-            "param_mae": {c: float(np.mean(v)) for c, v in errors.items()},
-            "model_one_true": {name: float(np.mean(v)) for name, v in one_true.items()},
+            "param_mae": {c: float(np.mean(scores["param_error"][:, j])) for j, c in enumerate(ERROR_CONDITIONS)},
+            "model_one_true": {name: float(np.mean(scores["one_true"][:, j]))
+                               for j, name in enumerate(effect.param_names)},
             "per_pair": [{"source": pair["source"], "mrstft": {c: distances[c][i] for c in CONDITIONS}}
                          for i, pair in enumerate(pairs)]}
 
@@ -233,12 +253,27 @@ def evaluation_recordings(audio_dirs: tuple = (), *, seed: int = 0, use_system_a
     return recordings
 
 
+def _model_hashes(names, models_dir) -> dict[str, str]:
+    folder = Path(models_dir) if models_dir else get_settings().models_dir
+    files = [models.ENCODER_FILES["vae"], *(f"controller_{name}.safetensors" for name in names)]
+    return {file: manifest.file_sha256(folder / file) for file in files if (folder / file).is_file()}
+
+
 def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: int = 0,
              refine_seconds: float = 5.0, across: bool = False, use_system_audio: bool = True,
              generated_per_kind: int = 4, models_dir: str | None = None, latent_per_effect: int = 60,
-             audio_dirs: tuple = ()) -> dict:
+             audio_dirs: tuple = (), scheduler: str | None = None, workers: int | None = None,
+             resume: bool = False, progress: bool = True) -> dict:
     """The evaluation report (DESIGN §6 JSON): per-effect MRSTFT and settings MAE, latent structure;
-    on the built-in held-out recordings, or on the files of ``audio_dirs``."""
+    on the built-in held-out recordings, or on the files of ``audio_dirs``.
+
+    The pairs are scored in chunks of :data:`SCORE_CHUNK` on a Dask cluster (``scheduler``, else a
+    local one of ``workers`` processes, or here up to :data:`LOCAL_PAIRS` pairs; :func:`dafx_explorer.cluster.connect`);
+    each finished chunk is kept under ``runs/evaluate-*`` until the report is complete, and ``resume``
+    scores only the chunks an interrupted run with the same settings did not finish. Without refinement
+    the report is the same however many workers score it; a refinement's time budget makes it depend on
+    the speed of the machine that runs it.
+    """
     names = list(effects_to_run or effects.names())
     for name in names:
         effects.get(name)  # unknown names fail before any work
@@ -249,23 +284,39 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
                     "sources": corpus.origins(recordings), "per_pair": {}}
     if audio_dirs:
         report["audio_dirs"] = [str(path) for path in audio_dirs]
-    encoder = None
+    bundles = {name: matching.load_models(name, models_dir) for name in names}
     built_in = effects.names()
+    held_out, jobs, owners = {}, [], []
     for position, name in enumerate(names):
         effect = effects.get(name)
-        bundle = matching.load_models(name, models_dir)
-        encoder = bundle.encoder
         # Each effect's pairs depend on the effect, not on which others run: `--effects delay` repeats
         # the delay rows of a full run.
         index = built_in.index(name) if name in built_in else len(built_in) + position
         rng = np.random.default_rng([seed, index])
-        row = evaluate_effect(effect, held_out_pairs(effect, recordings, pairs, rng, across=across), rng,
-                              refine_seconds, bundle)
+        held_out[name] = held_out_pairs(effect, recordings, pairs, rng, across=across)
+        random_settings = [rng.random(effect.n_params) for _ in held_out[name]]  # the anchor, drawn after the pairs
+        for start, stop in cluster.chunk_bounds(pairs, SCORE_CHUNK):
+            jobs.append((name, held_out[name][start:stop], random_settings[start:stop], refine_seconds))
+            owners.append(name)
+    job = {"effects": names, "pairs": pairs, "seed": seed, "refine_seconds": refine_seconds, "across": across,
+           "audio_dirs": report.get("audio_dirs", []), "sources": report["sources"],
+           "recordings": [r.name for r in recordings], "models": _model_hashes(names, models_dir)}
+    chunks = cluster.ChunkStore(get_settings().runs_dir / f"evaluate-{cluster.job_digest(job)}", job).open(resume)
+    done = chunks.done()
+    missing = sum(len(job[1]) for i, job in enumerate(jobs) if i not in done)
+    with cluster.connect(scheduler, workers=workers, tiny=missing <= LOCAL_PAIRS) as client:
+        cluster.stream_into(chunks, score_chunk, jobs, client=client, shared=bundles,
+                            sizes=[len(j[1]) for j in jobs], desc="evaluate", progress=progress)
+    for name in names:
+        parts = [chunks.load(i) for i, owner in enumerate(owners) if owner == name]
+        row = summarize(effects.get(name), held_out[name], {key: np.concatenate([part[key] for part in parts])
+                                                            for key in parts[0]})
         report["per_pair"][name] = row.pop("per_pair")
         report["effects"][name] = row
-    if encoder is not None:
-        report["latent"] = latent_structure(recordings, encoder, np.random.default_rng([seed, 99]),
-                                            per_effect=latent_per_effect)
+    if names:
+        report["latent"] = latent_structure(recordings, bundles[names[-1]].encoder,
+                                            np.random.default_rng([seed, 99]), per_effect=latent_per_effect)
+    chunks.remove()
     return report
 
 

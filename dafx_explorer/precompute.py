@@ -9,7 +9,10 @@ together for the Latent Space page.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import io
 import json
 import os
 import re
@@ -25,7 +28,7 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from dafx_explorer import audio, effects, features, manifest, models, projection, sources, store
+from dafx_explorer import audio, cluster, effects, features, manifest, models, projection, sources, store
 from dafx_explorer.errors import DataError, ModelError
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW, get_settings
 
@@ -138,14 +141,17 @@ def _write_atomically(folder: Path, fill) -> None:
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of each file of a dataset folder; stored audio gets one digest over all its files."""
-    hashes = {path.name: manifest.file_sha256(path) for path in sorted(folder.iterdir()) if path.is_file()}
-    audio_dir = folder / store.AUDIO_DIR
-    if audio_dir.is_dir():
-        digest = hashlib.sha256()
-        for path in sorted(audio_dir.iterdir()):
-            digest.update(f"{path.name} {manifest.file_sha256(path)}\n".encode())
-        hashes[f"{store.AUDIO_DIR}/"] = digest.hexdigest()
+    """SHA-256 of each file of a dataset folder; each subfolder (stored audio, a partitioned
+    ``points.parquet``) gets one digest over all its files."""
+    hashes = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            hashes[path.name] = manifest.file_sha256(path)
+        elif path.is_dir():
+            digest = hashlib.sha256()
+            for member in sorted(path.iterdir()):
+                digest.update(f"{member.name} {manifest.file_sha256(member)}\n".encode())
+            hashes[f"{path.name}/"] = digest.hexdigest()
     return hashes
 
 
@@ -159,6 +165,107 @@ def _record(folder: Path, entry: dict, home=None) -> None:
                     path=settings.manifest_path)
 
 
+CHUNK_POINTS = 256
+"""Points per chunk of work (a multiple of ``EMBED_BATCH``): the unit that is retried, saved and resumed."""
+CLUSTER_PROJECTION_POINTS = 5000
+"""From this many points the UMAP fits (one per encoder and k) run on the cluster too; below, here
+(each worker would first spend seconds compiling UMAP's numba code)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkContext:
+    """What every chunk of one dataset needs, sent to each worker once.
+
+    ``effect`` is a built-in effect's name, a plugin's path (loaded on the worker) or an effect
+    object; ``encoders`` and ``controller`` are the loaded models.
+    """
+
+    effect: object
+    plugin_name: str | None
+    clean: np.ndarray
+    encoders: dict
+    controller: models.Controller | None
+    store_audio: bool
+
+
+@functools.cache
+def _worker_plugin(path: str, plugin_name: str | None) -> effects.Effect:
+    """A plugin effect, loaded once per worker process."""
+    return effects.load_vst3(path, plugin_name=plugin_name)
+
+
+def _context_effect(context: ChunkContext) -> effects.Effect:
+    if isinstance(context.effect, effects.Effect):
+        return context.effect
+    if str(context.effect).endswith(".vst3"):
+        return _worker_plugin(str(context.effect), context.plugin_name)
+    return effects.get(context.effect)
+
+
+def _flac_bytes(samples: np.ndarray) -> bytes:
+    """The FLAC file :func:`audio.save` writes for ``samples`` (24-bit, clipped to ±1), as bytes."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), SAMPLE_RATE, format="FLAC", subtype="PCM_24")
+    return buffer.getvalue()
+
+
+def render_chunk(job: tuple[int, np.ndarray], context: ChunkContext) -> dict[str, np.ndarray]:
+    """Render, describe, embed and predict one chunk of points (the work a Dask worker does).
+
+    Parameters
+    ----------
+    job : (int, np.ndarray)
+        Id of the chunk's first point and its normalized settings, shape (n, n_params).
+    context : ChunkContext
+
+    Returns
+    -------
+    dict of np.ndarray
+        ``embeddings_{encoder}`` (n, D) float32 rounded to float16, ``predicted`` (n, n_params)
+        (NaN without a controller), ``brightness`` (octaves) and ``depth`` (dB) changes; with
+        ``store_audio`` also ``flac`` (the files' bytes, concatenated) and ``flac_sizes``.
+    """
+    _, settings = job
+    effect = _context_effect(context)
+    n = len(settings)
+    z_clean = _embed(context.encoders["vae"], features.mel_features(context.clean))
+    out = {f"embeddings_{kind}": np.empty((n, model.embedding_dim), np.float32)
+           for kind, model in context.encoders.items()}
+    out.update(predicted=np.full((n, effect.n_params), np.nan, np.float32), brightness=np.empty(n),
+               depth=np.empty(n))
+    files = []
+    for start in range(0, n, EMBED_BATCH):
+        rows = slice(start, min(start + EMBED_BATCH, n))
+        rendered = np.stack([effect.render(context.clean, SAMPLE_RATE, p) for p in settings[rows]])
+        if context.store_audio:
+            files += [_flac_bytes(samples) for samples in rendered]
+        out["brightness"][rows], out["depth"][rows] = features.descriptor_changes(rendered, context.clean)
+        mel = features.mel_features(rendered)
+        for kind, model in context.encoders.items():
+            out[f"embeddings_{kind}"][rows] = _embed(model, mel)
+        if context.controller is not None:
+            z_target = torch.from_numpy(out["embeddings_vae"][rows])
+            with torch.no_grad():
+                out["predicted"][rows] = context.controller(torch.from_numpy(z_clean).expand_as(z_target),
+                                                            z_target).numpy()
+    if context.store_audio:
+        out["flac"] = np.frombuffer(b"".join(files), dtype=np.uint8)
+        out["flac_sizes"] = np.array([len(f) for f in files], dtype=np.int64)
+    return out
+
+
+def project_task(job: tuple[str, int], context: dict) -> np.ndarray:
+    """UMAP coordinates (N, 2) of one encoder's embeddings with ``k`` supervised points (a Dask task)."""
+    kind, k = job
+    labels = projection.semi_supervised_labels(context["brightness"], context["depth"], k)
+    return projection.project(context["embeddings"][kind], labels, seed=context["seed"])
+
+
+def chunk_folder(folder: Path) -> Path:
+    """Where the finished chunks of an unfinished build of ``folder`` wait (beside it, hidden)."""
+    return folder.parent / f".{folder.name}.chunks"
+
+
 def precompute(
     effect,
     *,
@@ -170,6 +277,10 @@ def precompute(
     seed: int = 0,
     encoders: Iterable[str] = ENCODERS,
     progress: bool = True,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    chunk_points: int = CHUNK_POINTS,
 ) -> Path:
     """Build the dataset of one effect and write it to ``out`` (default ``datasets/EFFECT``).
 
@@ -196,6 +307,15 @@ def precompute(
         Encoders to embed with; "vae" is required (the controller reads β-VAE embeddings).
     progress : bool
         Show tqdm progress bars.
+    scheduler : str, optional
+        Dask scheduler address (default ``$DAFX_EXPLORER_SCHEDULER``); else a local cluster
+        (:func:`dafx_explorer.cluster.connect`), or this process for a single chunk.
+    workers : int, optional
+        Worker processes of the local cluster (default: one per core; 0: this process).
+    resume : bool
+        Keep the chunks an interrupted run with the same settings finished, compute the rest.
+    chunk_points : int
+        Points per chunk. The results do not depend on how many workers run the chunks.
 
     Returns
     -------
@@ -216,50 +336,54 @@ def precompute(
     window = _load_source(source)
     settings = np.random.default_rng(seed).random((points, effect.n_params)).astype(np.float32)
     command = _command(effect, plugin, points, source, ks, seed, store_audio, out)
+    model_hashes = _model_hashes(encoders, effect.name, controller is not None)
+    with tempfile.TemporaryDirectory() as scratch:
+        audio.save(Path(scratch) / store.CLEAN, window)
+        clean, _ = sf.read(Path(scratch) / store.CLEAN, dtype="float32")  # render from exactly what is stored
+    bounds = cluster.chunk_bounds(points, chunk_points)
+    chunks = cluster.ChunkStore(chunk_folder(folder), {
+        "effect": str(effect.path) if plugin else effect.name, "points": points, "seed": seed,
+        "clean_sha256": hashlib.sha256(clean.tobytes()).hexdigest(), "encoders": list(encoders),
+        "store_audio": bool(store_audio), "chunk_points": chunk_points, "models": model_hashes,
+    }).open(resume)
+    builtin = effect.name in effects.names() and effect is effects.get(effect.name)
+    context = ChunkContext(str(effect.path) if plugin else effect.name if builtin else effect,
+                           effect.plugin_name if plugin else None, clean, encoder_models, controller,
+                           bool(store_audio))
+    missing = len(bounds) - len(chunks.done())
+    with cluster.connect(scheduler, workers=workers, tiny=missing <= 1) as client:
+        cluster.stream_into(chunks, render_chunk, [(a, settings[a:b]) for a, b in bounds], client=client,
+                            shared=context, sizes=[b - a for a, b in bounds],
+                            desc=f"{effect.name}: render and embed", progress=progress)
+        parts = [chunks.load(index) for index in range(len(bounds))]
+        embeddings = {kind: np.concatenate([part[f"embeddings_{kind}"] for part in parts]) for kind in encoders}
+        brightness = np.concatenate([part["brightness"] for part in parts])
+        depth = np.concatenate([part["depth"] for part in parts])
+        fits = [(kind, k) for kind in encoders for k in ks]
+        fit_data = {"embeddings": embeddings, "brightness": brightness, "depth": depth, "seed": seed}
+        coordinates = dict(cluster.run_chunks(
+            project_task, fits, client=client if points >= CLUSTER_PROJECTION_POINTS else None, shared=fit_data,
+            desc=f"{effect.name}: UMAP", unit="fit", progress=progress))
+    predicted = np.concatenate([part["predicted"] for part in parts])
+    z_clean = {kind: _embed(model, features.mel_features(clean)) for kind, model in encoder_models.items()}
 
     def fill(tmp: Path) -> None:
         audio.save(tmp / store.CLEAN, window)
-        clean, _ = sf.read(tmp / store.CLEAN, dtype="float32")  # render from exactly what is stored
-        clean_mel = features.mel_features(clean)
-        z_clean = {kind: _embed(model, clean_mel) for kind, model in encoder_models.items()}
-        embeddings = {kind: np.empty((points, z.shape[1]), np.float32) for kind, z in z_clean.items()}
-        predicted = np.full((points, effect.n_params), np.nan, np.float32)
-        brightness = np.empty(points)
-        depth = np.empty(points)
         if store_audio:
             (tmp / store.AUDIO_DIR).mkdir()
-        with tqdm(total=points, desc=f"{effect.name}: render and embed", unit="point", disable=not progress) as bar:
-            for start in range(0, points, EMBED_BATCH):
-                rows = slice(start, min(start + EMBED_BATCH, points))
-                rendered = np.stack([effect.render(clean, SAMPLE_RATE, p) for p in settings[rows]])
-                if store_audio:
-                    for i, samples in zip(range(rows.start, rows.stop), rendered, strict=True):
-                        audio.save(tmp / store.audio_file(i), samples)
-                brightness[rows], depth[rows] = features.descriptor_changes(rendered, clean)
-                mel = features.mel_features(rendered)
-                for kind, model in encoder_models.items():
-                    embeddings[kind][rows] = _embed(model, mel)
-                if controller is not None:
-                    z_target = torch.from_numpy(embeddings["vae"][rows])
-                    with torch.no_grad():
-                        predicted[rows] = controller(torch.from_numpy(z_clean["vae"]).expand_as(z_target),
-                                                     z_target).numpy()
-                bar.update(rows.stop - rows.start)
+            for (first, _), part in zip(bounds, parts, strict=True):
+                blobs = np.split(part["flac"], np.cumsum(part["flac_sizes"])[:-1])
+                for i, blob in enumerate(blobs, start=first):
+                    (tmp / store.audio_file(i)).write_bytes(blob.tobytes())
         table = {"id": np.arange(points, dtype=np.int64)}
         table.update({f"p_{name}": settings[:, j] for j, name in enumerate(effect.param_names)})
         table.update({f"pred_{name}": predicted[:, j] for j, name in enumerate(effect.param_names)})
         table["brightness_change"] = brightness.astype(np.float32)
         table["depth_change"] = depth.astype(np.float32)
-        with tqdm(total=len(encoders) * len(ks), desc=f"{effect.name}: UMAP", unit="fit",
-                  disable=not progress) as fits:
-            for kind in encoders:
-                for k in ks:
-                    labels = projection.semi_supervised_labels(brightness, depth, k)
-                    xy = projection.project(embeddings[kind], labels, seed=seed)
-                    x_column, y_column = store.coordinate_columns(kind, k)
-                    table[x_column], table[y_column] = xy[:, 0], xy[:, 1]
-                    fits.update()
-        pd.DataFrame(table).to_parquet(tmp / store.POINTS, index=False)
+        for index, (kind, k) in enumerate(fits):
+            x_column, y_column = store.coordinate_columns(kind, k)
+            table[x_column], table[y_column] = coordinates[index][:, 0], coordinates[index][:, 1]
+        store.write_points(pd.DataFrame(table), tmp / store.POINTS)
         for kind, z in embeddings.items():
             np.save(tmp / store.embeddings_file(kind), z.astype(np.float16))
         info = {
@@ -280,11 +404,12 @@ def precompute(
             "clean_embeddings": {kind: z[0].tolist() for kind, z in z_clean.items()},
             "command": command,
             "libraries": manifest.library_versions(),
-            "models": _model_hashes(encoders, effect.name, controller is not None),
+            "models": model_hashes,
         }
         (tmp / store.DATASET_INFO).write_text(json.dumps(info, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
     _write_atomically(folder, fill)
+    chunks.remove()
     config_keys = ("effect", "plugin", "params", "source", "points", "seed", "ks", "encoders", "store_audio",
                    "controller", "command", "models")
     info = json.loads((folder / store.DATASET_INFO).read_text(encoding="utf-8"))

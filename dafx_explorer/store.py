@@ -6,6 +6,7 @@ A dataset is a folder ``datasets/NAME/`` holding
 - ``points.parquet``: one row per point: ``id``, ``p_{param}`` (true normalized settings),
   ``pred_{param}`` (the controller's prediction), ``brightness_change`` (octaves),
   ``depth_change`` (dB) and ``x_{encoder}_k{k}``, ``y_{encoder}_k{k}`` (UMAP coordinates);
+  above :data:`PARTITION_ROWS` points a folder of partitions ``part-{n:05d}.parquet`` in row order;
 - ``embeddings_{encoder}.npy``: float16, one row per point;
 - ``clean.flac``: the clean analysis window every point was rendered from;
 - ``audio/{id:05d}.flac`` (optional): each point's rendered audio.
@@ -43,6 +44,9 @@ AUDIO_CACHE_SIZE = 32
 
 SETTINGS_DECIMALS = 6
 """Settings that agree to this many decimals share a cache entry in :meth:`Dataset.render`."""
+
+PARTITION_ROWS = 25_000
+"""Rows per partition of a large dataset's ``points.parquet`` folder; smaller tables are one file."""
 
 
 def embeddings_file(encoder: str) -> str:
@@ -95,7 +99,19 @@ def _read_info(folder: Path) -> dict:
 
 
 def _required_files(info: dict) -> list[str]:
-    return [POINTS, CLEAN, *(embeddings_file(encoder) for encoder in info["encoders"])]
+    return [CLEAN, *(embeddings_file(encoder) for encoder in info["encoders"])]
+
+
+def write_points(table: pd.DataFrame, path: Path, *, partition_rows: int | None = None) -> None:
+    """Write a points table: one Parquet file, or above ``partition_rows`` rows (default
+    :data:`PARTITION_ROWS`) a folder of partitions ``part-00000.parquet``, … of consecutive rows."""
+    partition_rows = partition_rows or PARTITION_ROWS
+    if len(table) <= partition_rows:
+        table.to_parquet(path, index=False)
+        return
+    path.mkdir()
+    for number, start in enumerate(range(0, len(table), partition_rows)):
+        table.iloc[start : start + partition_rows].to_parquet(path / f"part-{number:05d}.parquet", index=False)
 
 
 def list_datasets(home=None) -> list[str]:
@@ -117,7 +133,7 @@ def list_datasets(home=None) -> list[str]:
             info = _read_info(folder)
         except DataError:
             continue
-        if all((folder / name).is_file() for name in _required_files(info)):
+        if (folder / POINTS).exists() and all((folder / name).is_file() for name in _required_files(info)):
             names.append(folder.name)
     return names
 
@@ -310,10 +326,13 @@ def _read_flac(path: Path, name: str, command: str) -> np.ndarray:
 
 
 def _read_points(path: Path, name: str, command: str) -> pd.DataFrame:
-    if not path.is_file():
+    """A points table: one Parquet file or a folder of partitions (:func:`write_points`)."""
+    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+    if not path.exists() or not parts:
         raise DataError(f"dataset {name}: {path} is missing; rebuild it with: {command}")
     try:
-        return pd.read_parquet(path)
+        tables = [pd.read_parquet(part) for part in parts]
+        return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
     except (OSError, ValueError) as exc:
         raise DataError(f"dataset {name}: {path} is unreadable ({exc}); rebuild it with: {command}") from None
 

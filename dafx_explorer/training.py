@@ -4,7 +4,7 @@ Encoder (β-VAE or VQ-VAE): every epoch renders its own fresh set of analysis wi
 random segments of the training corpus (:mod:`dafx_explorer.corpus`), each with a random
 gain and spectral tilt, eight in nine passed through one of the eight effects at random
 settings and one in nine left clean — and fits the model to their mel spectrograms; the
-next epoch's windows are rendered in the background (by ``workers`` processes where asked)
+next epoch's windows are rendered in the background (on a Dask cluster, :mod:`dafx_explorer.cluster`)
 while the current one trains, on the CPU or a CUDA GPU.
 Fresh windows matter: trained for more epochs on one fixed set, the encoder memorized it
 (training losses fell while the controllers built on it did not improve). The learning
@@ -33,13 +33,13 @@ and an entry to the manifest.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
+import hashlib
 import math
-import multiprocessing
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ import pedalboard
 import torch
 from tqdm import tqdm
 
-from dafx_explorer import corpus, effects, features, manifest, models
+from dafx_explorer import cluster, corpus, effects, features, manifest, models
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW, get_settings
 
@@ -197,40 +197,21 @@ RENDER_CHUNK = 250
 """Windows per rendering task. Each chunk of an epoch has its own seeded generator, so an
 epoch's windows are the same however many processes render them."""
 
-_worker_recordings: list[corpus.Recording] = []
-
-
-def _start_render_worker(recordings) -> None:
-    global _worker_recordings
-    _worker_recordings = recordings
-    torch.set_num_threads(1)
-
-
-def _render_chunk(job: tuple[int, list[int], float], recordings=None) -> EncoderExamples:
+def render_chunk(job: tuple[int, list[int], float], recordings) -> EncoderExamples:
+    """One chunk ``(count, seed, clean fraction)`` of an epoch's windows (a Dask task)."""
     count, seed, clean_fraction = job
-    return render_encoder_examples(recordings or _worker_recordings, count, np.random.default_rng(seed),
-                                   clean_fraction, progress=False)
+    return render_encoder_examples(recordings, count, np.random.default_rng(seed), clean_fraction, progress=False)
 
 
-def render_epoch(recordings, config: EncoderTrainingConfig, epoch: int,
-                 pool: ProcessPoolExecutor | None = None) -> EncoderExamples:
+def render_epoch(recordings, config: EncoderTrainingConfig, epoch: int, client=None) -> EncoderExamples:
     """One epoch's ``config.examples`` windows, in chunks of :data:`RENDER_CHUNK` seeded by
-    (seed, epoch, chunk); rendered by ``pool`` (started by :func:`render_pool`) or here."""
+    (seed, epoch, chunk); rendered on the Dask cluster of ``client`` (:func:`dafx_explorer.cluster.connect`;
+    ``recordings`` may be the future :func:`dafx_explorer.cluster.share` made of them) or here."""
     jobs = [(min(RENDER_CHUNK, config.examples - first), [config.seed, epoch, number], config.clean_fraction)
             for number, first in enumerate(range(0, config.examples, RENDER_CHUNK))]
-    parts = list(pool.map(_render_chunk, jobs)) if pool else [_render_chunk(job, recordings) for job in jobs]
-    return EncoderExamples(*(torch.cat([getattr(part, f.name) for part in parts])
+    parts = dict(cluster.run_chunks(render_chunk, jobs, client=client, shared=recordings, progress=False))
+    return EncoderExamples(*(torch.cat([getattr(parts[i], f.name) for i in range(len(jobs))])
                              for f in dataclasses.fields(EncoderExamples)))
-
-
-def render_pool(recordings, workers: int) -> ProcessPoolExecutor | None:
-    """Processes that render training windows (forked, one thread each); None for ``workers`` ≤ 1."""
-    if workers <= 1:
-        return None
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_start_render_worker, initargs=(recordings,))
-    pool.submit(int).result()  # forks every worker now, before the caller starts CUDA or threads
-    return pool
 
 
 def training_device(name: str = "auto") -> torch.device:
@@ -299,12 +280,14 @@ def _encoder_step(model, data: EncoderExamples, index: torch.Tensor, step: int,
 
 
 def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None = None, resume: bool = False,
-                  device: str = "auto", workers: int = 1, corpus_dir: str | Path | None = None) -> dict:
+                  device: str = "auto", workers: int | None = None, corpus_dir: str | Path | None = None,
+                  scheduler: str | None = None) -> dict:
     """Train an encoder; write ``encoder_{kind}.safetensors`` (+ JSON) and a manifest entry.
 
-    ``device`` is where the model trains (:func:`training_device`); ``workers`` processes render
-    the training windows (one background thread when 1; the windows are the same either way);
-    ``corpus_dir`` trains on an exported corpus instead of building one.
+    ``device`` is where the model trains (:func:`training_device`); the training windows are rendered
+    on a Dask cluster while the previous epoch trains: ``scheduler``'s, else a local one of ``workers``
+    processes (default one per core; 0, or a ``tiny`` config, renders in a background thread here; the
+    windows are the same either way); ``corpus_dir`` trains on an exported corpus instead of building one.
     Returns a summary dict: path, epochs, final losses, wall seconds, corpus origins.
     """
     if config.kind not in ("vae", "vq"):
@@ -312,7 +295,6 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
     torch.manual_seed(config.seed)
     target = training_device(device)
     recordings = training_corpus(config, corpus_dir)
-    pool = render_pool(recordings, workers)
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     run = _run_dir(f"encoder_{config.kind}{'_tiny' if config.tiny else ''}")
     if config.kind == "vae":
@@ -330,14 +312,16 @@ def train_encoder(config: EncoderTrainingConfig, *, out_dir: str | Path | None =
     elif losses_csv.exists():
         losses_csv.unlink()
     history = _last_row(losses_csv) if first_epoch else {}
-    with ThreadPoolExecutor(max_workers=1) as background, pool or contextlib.nullcontext():
-        upcoming = (background.submit(render_epoch, recordings, config, first_epoch, pool)
+    with ThreadPoolExecutor(max_workers=1) as background, \
+            cluster.connect(scheduler, workers=workers, tiny=config.tiny) as client:
+        shared = cluster.share(client, recordings)
+        upcoming = (background.submit(render_epoch, shared, config, first_epoch, client)
                     if first_epoch < config.epochs else None)
         for epoch in range(first_epoch, config.epochs):
             started = time.perf_counter()
             data = upcoming.result().to(target)
             if epoch + 1 < config.epochs:
-                upcoming = background.submit(render_epoch, recordings, config, epoch + 1, pool)
+                upcoming = background.submit(render_epoch, shared, config, epoch + 1, client)
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
             order = torch.from_numpy(np.random.default_rng([config.seed, epoch]).permutation(len(data))).to(target)
@@ -389,26 +373,57 @@ def draw_pair(effect: effects.Effect, recordings, rng: np.random.Generator) -> t
     return recording, a, b, chain_seed, rng.random(effect.n_params)
 
 
+PAIRS_CHUNK = 128
+"""Controller training pairs per chunk of work (a multiple of the embedding batch of 64, so that a
+chunked run embeds exactly the batches a run in one piece does)."""
+
+
+def render_pairs_chunk(job: list[tuple], shared: tuple) -> dict[str, np.ndarray]:
+    """Input and target embeddings of one chunk of drawn pairs (a Dask task).
+
+    ``job`` holds :func:`draw_pair`'s draws with the recording replaced by its index; ``shared`` is
+    ``(effect name, encoder, recordings)``. Returns ``z_in`` and ``z_target``, float32 (n, D).
+    """
+    name, encoder, recordings = shared
+    effect = effects.get(name)
+    inputs, targets = [], []
+    for recording, a, b, chain_seed, p in job:
+        recording = recordings[recording]
+        inputs.append(augment(window_at(recording, a), np.random.default_rng(chain_seed)))
+        y_clean = augment(window_at(recording, b), np.random.default_rng(chain_seed))
+        targets.append(effect.render(y_clean, SAMPLE_RATE, p))
+    with torch.no_grad():
+        return {"z_in": embed_windows(encoder, np.stack(inputs)).numpy(),
+                "z_target": embed_windows(encoder, np.stack(targets)).numpy()}
+
+
 def controller_pairs(effect: effects.Effect, encoder: torch.nn.Module, recordings, count: int,
-                     rng: np.random.Generator, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     rng: np.random.Generator, *, client=None, chunks: Path | None = None,
+                     resume: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``count`` training pairs: (input embeddings, target embeddings, true normalized settings).
 
     The input is an augmented segment of a recording; the target is the effect at random
     settings applied to a different segment of the same recording, with the same augmentation.
+    The pairs are drawn here, in order, then rendered and embedded in chunks of :data:`PAIRS_CHUNK`
+    on the Dask cluster of ``client`` (or here); with ``chunks`` a folder keeps each finished chunk
+    and ``resume`` renders only those an interrupted run with the same draws did not finish.
     """
-    z_in, z_target, settings = [], [], []
-    for first in tqdm(range(0, count, batch), desc=f"pairs for {effect.name}", unit="batch", leave=False):
-        inputs, targets = [], []
-        for _ in range(min(batch, count - first)):
-            recording, a, b, chain_seed, p = draw_pair(effect, recordings, rng)
-            x = augment(window_at(recording, a), np.random.default_rng(chain_seed))
-            y_clean = augment(window_at(recording, b), np.random.default_rng(chain_seed))
-            inputs.append(x)
-            targets.append(effect.render(y_clean, SAMPLE_RATE, p))
-            settings.append(p)
-        z_in.append(embed_windows(encoder, np.stack(inputs)))
-        z_target.append(embed_windows(encoder, np.stack(targets)))
-    return torch.cat(z_in), torch.cat(z_target), torch.as_tensor(np.array(settings), dtype=torch.float32)
+    position = {id(recording): index for index, recording in enumerate(recordings)}
+    draws = [draw_pair(effect, recordings, rng) for _ in range(count)]
+    jobs = [[(position[id(r)], a, b, seed, p) for r, a, b, seed, p in draws[start:stop]]
+            for start, stop in cluster.chunk_bounds(count, PAIRS_CHUNK)]
+    settings = torch.as_tensor(np.array([draw[4] for draw in draws]), dtype=torch.float32)
+    job = {"effect": effect.name, "draws": hashlib.sha256(settings.numpy().tobytes()).hexdigest(),
+           "recordings": [r.name for r in recordings], "count": count, "chunk": PAIRS_CHUNK}
+    with tempfile.TemporaryDirectory() as scratch:
+        store = cluster.ChunkStore(chunks or Path(scratch), job).open(resume and chunks is not None)
+        cluster.stream_into(store, render_pairs_chunk, jobs, client=client,
+                            shared=(effect.name, encoder, recordings), sizes=[len(j) for j in jobs],
+                            desc=f"pairs for {effect.name}", progress=True)
+        parts = [store.load(index) for index in range(len(jobs))]
+        store.remove()
+    z_in, z_target = (torch.from_numpy(np.concatenate([part[key] for part in parts])) for key in ("z_in", "z_target"))
+    return z_in, z_target, settings
 
 
 def pairs_generator(config: ControllerTrainingConfig) -> np.random.Generator:
@@ -473,13 +488,15 @@ def fit_controller(controller: models.Controller, z_in, z_target, settings, conf
 
 
 def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | None = None,
-                     resume: bool = False) -> dict:
+                     resume: bool = False, scheduler: str | None = None, workers: int | None = None) -> dict:
     """Train one effect's controller on the β-VAE embeddings; write ``controller_{effect}.safetensors``.
 
     ``resume`` reuses the training pairs cached by earlier runs with the same encoder and seed
     (rendering and embedding the pairs is most of the cost): a larger set gives its first
     ``config.pairs``, a smaller one is extended by rendering only the pairs it lacks (the same
-    settings and audio as one run; embeddings equal up to float rounding of other batch sizes).
+    settings and audio as one run; embeddings equal up to float rounding of other batch sizes),
+    and the chunks an interrupted rendering finished are kept. The pairs are rendered on a Dask
+    cluster (``scheduler``, else a local one of ``workers`` processes; here for a ``tiny`` config).
     """
     effect = effects.get(config.effect)
     torch.manual_seed(config.seed)
@@ -501,7 +518,10 @@ def train_controller(config: ControllerTrainingConfig, *, out_dir: str | Path | 
         rng = pairs_generator(config)
         for _ in range(have):
             draw_pair(effect, recordings, rng)
-        rendered = controller_pairs(effect, encoder, recordings, config.pairs - have, rng)
+        with cluster.connect(scheduler, workers=workers, tiny=config.tiny) as client:
+            rendered = controller_pairs(effect, encoder, recordings, config.pairs - have, rng, client=client,
+                                        chunks=run / f"pairs_{encoder_hash[:12]}_{config.seed}.chunks",
+                                        resume=resume)
         pairs = {key: torch.cat([pairs[key], part]) if have else part
                  for key, part in zip(("z_in", "z_target", "settings"), rendered, strict=True)}
         torch.save(pairs, run / _pairs_cache_name(encoder_hash, config.pairs, config.seed))

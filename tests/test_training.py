@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dafx_explorer import corpus, manifest, models, training
+from dafx_explorer import cluster, corpus, manifest, models, training
 from dafx_explorer.errors import DafxError
 
 
@@ -105,9 +105,9 @@ def test_resume_extends_or_cuts_cached_pairs_to_what_one_run_makes(tiny_home, tm
     rendered = []
     render = training.controller_pairs
 
-    def counting_render(effect, encoder, recordings, count, rng):
+    def counting_render(effect, encoder, recordings, count, rng, **options):
         rendered.append(count)
-        return render(effect, encoder, recordings, count, rng)
+        return render(effect, encoder, recordings, count, rng, **options)
 
     monkeypatch.setattr(training, "controller_pairs", counting_render)
     config = training.ControllerTrainingConfig(effect="ringmod", tiny=True, pairs=64, epochs=1)
@@ -129,17 +129,13 @@ def test_an_epochs_windows_do_not_depend_on_how_many_processes_render_them():
     recordings = corpus.generated("train", 1)
     config = training.EncoderTrainingConfig(tiny=True, examples=training.RENDER_CHUNK + 20)
     here = training.render_epoch(recordings, config, 5)
-    pool = training.render_pool(recordings, 2)
-    try:
-        forked = training.render_epoch(recordings, config, 5, pool)
-    finally:
-        pool.shutdown()
+    with cluster.connect(workers=2) as client:
+        on_workers = training.render_epoch(cluster.share(client, recordings), config, 5, client)
     assert len(here) == config.examples
     for field in ("mel", "classes", "settings", "mask"):
-        assert torch.equal(getattr(here, field), getattr(forked, field)), field
+        assert torch.equal(getattr(here, field), getattr(on_workers, field)), field
     other = training.render_epoch(recordings, config, 6)
     assert not torch.equal(here.mel, other.mel)  # each epoch renders new windows
-    assert training.render_pool(recordings, 1) is None
 
 
 def test_training_device_choice():
