@@ -11,7 +11,7 @@ import pytest
 from distributed import LocalCluster
 from tiny_data import build_home
 
-from dafx_explorer import cli, cluster, features, precompute, store
+from dafx_explorer import cli, cluster, evaluation, features, precompute, store
 from dafx_explorer.errors import DataError
 
 N = 40
@@ -137,3 +137,52 @@ def test_an_unreachable_scheduler_is_a_one_line_error(home, monkeypatch, capsys)
     monkeypatch.setenv(cluster.SCHEDULER_ENV, "not an address")
     assert cli.main(["precompute", "--effect", "overdrive", "--points", "600", "--n-supervised", "0"]) == 2
     assert "cannot reach the Dask scheduler at 'not an address'" in capsys.readouterr().err
+
+
+def _evaluate(tiny_home, **options):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluation, "ONE_WINDOW_COUNT", 2)  # the latent figures run here either way: keep them short
+        return evaluation.evaluate(["overdrive"], pairs=5, refine_seconds=0.0, use_system_audio=False,
+                                   generated_per_kind=1, models_dir=str(tiny_home / "models"), latent_per_effect=5,
+                                   progress=False, **options)
+
+
+@pytest.fixture(scope="module")
+def evaluated_here(tiny_home):
+    return _evaluate(tiny_home, workers=0)
+
+
+def _numbers(report, path=()):
+    """Every number of a report by its path of keys (strings and other leaves as they are)."""
+    if isinstance(report, dict):
+        return {k: v for key, value in report.items() for k, v in _numbers(value, (*path, key)).items()}
+    if isinstance(report, list):
+        return {k: v for i, value in enumerate(report) for k, v in _numbers(value, (*path, i)).items()}
+    return {path: report}
+
+
+def test_evaluate_through_the_scheduler_reports_what_this_process_does(tiny_home, scheduler, evaluated_here):
+    there, here = _numbers(_evaluate(tiny_home, scheduler=scheduler)), _numbers(evaluated_here)
+    assert there.keys() == here.keys()
+    for key, value in here.items():  # float32 STFT sums differ in the last bits between 2 threads here and 1 there
+        assert there[key] == (pytest.approx(value, rel=1e-6) if isinstance(value, float) else value), key
+
+
+def test_evaluate_resumes_with_the_chunks_it_finished(tiny_home, evaluated_here, monkeypatch):
+    real = evaluation.mrstft
+    calls = []
+    per_pair = len(evaluation.CONDITIONS) + 3  # each condition, then each of overdrive's settings made true
+
+    def failing_after_one_chunk(*args):
+        calls.append(1)
+        if len(calls) > evaluation.SCORE_CHUNK * per_pair:
+            raise RuntimeError("worker lost")
+        return real(*args)
+
+    monkeypatch.setattr(evaluation, "mrstft", failing_after_one_chunk)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        _evaluate(tiny_home, workers=0)
+    calls.clear()
+    monkeypatch.setattr(evaluation, "mrstft", lambda *args: (calls.append(1), real(*args))[1])
+    assert _evaluate(tiny_home, workers=0, resume=True) == evaluated_here
+    assert len(calls) == per_pair  # only the last chunk's one pair was scored again
