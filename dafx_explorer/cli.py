@@ -245,6 +245,49 @@ def cmd_match(args) -> int:
     return 0
 
 
+def _read_route(text: str):
+    """A route from ``--route``: JSON text, or the path of a JSON file (an exported automation too)."""
+    from dafx_explorer import automation
+
+    if not text.lstrip().startswith(("[", "{")):
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DafxError(f"--route is neither JSON nor a readable file: {text} "
+                            f"({getattr(exc, 'strerror', None) or exc})") from None
+    return automation.read_route(text)
+
+
+def cmd_automate(args) -> int:
+    from dafx_explorer import audio, automation, explorer, matching, store
+    from dafx_explorer.settings import SAMPLE_RATE
+
+    if args.automation and Path(args.automation).suffix.lower() not in (".csv", ".json"):
+        raise DafxError(f"--automation must name a .csv or .json file, got {args.automation}")
+    dataset = store.load_dataset(args.dataset)
+    route = _read_route(args.route)
+    samples = audio.load(args.input)
+    controller = None
+    if dataset.info.get("controller", True):
+        bundle = matching.load_models(dataset.effect.name, str(store.settings_for().models_dir))
+        controller = explorer.LatentController(dataset, bundle)
+    duration = len(samples) / SAMPLE_RATE if args.duration is None else args.duration
+    step = automation.STEP_SECONDS if args.step_seconds is None else args.step_seconds
+    result = automation.automate(dataset, controller, route, duration=duration, encoder=args.encoder, k=args.k,
+                                 step_seconds=step)
+    audio.save(args.output, automation.render(result, samples, SAMPLE_RATE))
+    if args.automation:
+        export = automation.automation_csv if args.automation.lower().endswith(".csv") else automation.automation_json
+        Path(args.automation).write_text(export(result), encoding="utf-8")
+    if args.json:
+        _print_json({"dataset": dataset.name, "effect": dataset.effect.name, "duration_seconds": result.duration,
+                     "steps": len(result.times), "output": str(args.output),
+                     "discontinuity": automation.discontinuities(result, samples, SAMPLE_RATE)})
+    else:
+        print(f"{len(result.times)} steps over {result.duration:g} s -> {args.output}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from dafx_explorer import evaluation
 
@@ -375,6 +418,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "kept, with any setting measured off the reference (README, Results)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_match)
+
+    p = commands.add_parser("automate", help="render INPUT with the settings moving along a route across a map")
+    p.add_argument("--dataset", required=True, help="dataset whose map the route crosses")
+    p.add_argument("--route", required=True,
+                   help="JSON [[x, y], ...] in map coordinates, or a JSON file (an automation exported by the app)")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--duration", type=float, help="seconds the route takes (default: the input's length; a longer "
+                                                  "route loops the input, after a shorter one the last setting holds)")
+    p.add_argument("--encoder", choices=("vae", "vq"), default="vae", help="which map the route is drawn on")
+    p.add_argument("--k", type=int, default=0, help="supervised points of that map (0: unsupervised)")
+    p.add_argument("--step-seconds", type=float, help="time between automation steps (s; default 0.4)")
+    p.add_argument("--automation", help="also write the steps' settings (real units) to this .csv or .json")
+    p.add_argument("--json", action="store_true", help="print the result, with the render's discontinuity beside "
+                                                       "that of fixed settings")
+    p.set_defaults(func=cmd_automate)
 
     p = commands.add_parser("evaluate", help="objective evaluation on held-out material")
     p.add_argument("--effects", nargs="+", help="default: all eight")
