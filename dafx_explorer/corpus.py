@@ -10,7 +10,13 @@ what a model saw):
 - ``speech``: sentences spoken by ``espeak-ng`` with many voices, rates and pitches;
 - ``fluidsynth``: random phrases on General-MIDI instruments rendered by ``fluidsynth`` with
   ``fluid-soundfont-gm``;
+- ``asterisk``: real studio speech, the voice prompts of Debian's ``asterisk-core-sounds-*-g722``
+  (five speakers in five languages; the Italian speaker is held out entirely);
+- ``lincity``: recorded music of Debian's ``lincity-ng-data`` (held out entirely);
 - ``folder``: any folder of audio files given by the user.
+
+:func:`real` is the real-recordings split of the settings estimator and ``evaluate --real``:
+only recorded material, and its held-out part shares no speaker or track with training.
 
 A built split can be written to a folder (:func:`export`, ``python -m dafx_explorer
 corpus-export``) and read back with its names and origins (:func:`load_exported`), so a
@@ -48,6 +54,28 @@ SILENCE_RMS = 1e-3
 """Recordings quieter than this RMS (-60 dBFS) before normalization are left out: raised to
 speech level, a noise floor would train as content."""
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+ASTERISK_DIR = Path("/usr/share/asterisk/sounds")
+ASTERISK_SPEAKERS = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June",
+                     "it": "it_IT_m_Carlo", "ru": "ru_RU_f_IvrvoiceRU"}
+"""Language → folder of each asterisk speaker (Allison speaks both English and Spanish)."""
+ASTERISK_HELD_OUT = "it"
+"""The language whose speaker (the only male one) no model trains on."""
+LINCITY_DIR = Path("/usr/share/games/lincity-ng/music/default")
+G722_BYTES_PER_SECOND = 8000
+PROMPT_GAP_SECONDS = 0.25
+"""Silence between the voice prompts joined into one speech recording (s)."""
+LICENCES = {
+    "generated": "DAFX Explorer's own code (this repository)",
+    "sonic-pi": "Debian sonic-pi-samples: CC0 / public domain (see /usr/share/doc/sonic-pi-samples/copyright)",
+    "wesnoth": "Debian wesnoth-1.16-music: GPL-2+",
+    "speech": "espeak-ng synthesis (GPL-3+ software; the output is free of restrictions)",
+    "fluidsynth": "fluidsynth renders with Debian fluid-soundfont-gm (MIT)",
+    "asterisk": "Debian asterisk-core-sounds-{en,es,fr,it,ru}-g722: CC-BY-SA-3.0 (Allison Smith, June Wallack, "
+                "Carlo and IVR Voice RU; Digium, Inc.)",
+    "lincity": "Debian lincity-ng-data music: GPL-2+ (pronobozo, Robert van Herk)",
+    "folder": "the user's own files",
+}
+"""Where each origin comes from and under which licence (recorded in the manifest)."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 SENTENCES = (
@@ -98,8 +126,8 @@ class Recording:
 
 
 def same_work(a: Recording, b: Recording) -> bool:
-    """Whether two recordings were cut from one work (the segments of one Wesnoth track are)."""
-    if a.origin == b.origin == "wesnoth":
+    """Whether two recordings were cut from one work (the segments of one Wesnoth or lincity-ng track are)."""
+    if a.origin == b.origin and a.origin in ("wesnoth", "lincity"):
         return a.name.rsplit(":", 1)[0] == b.name.rsplit(":", 1)[0]
     return a.name == b.name
 
@@ -268,6 +296,70 @@ def fluidsynth(split: str, rng: np.random.Generator, count: int = 40) -> list[Re
             )
             out.append(_make(name, "fluidsynth", _read_trusted(wav)))
     return out
+
+
+def _decode_g722(files: list[Path]) -> np.ndarray:
+    """The G.722 files one after another as 24 kHz mono (one ffmpeg call; their byte stream is continuous)."""
+    stream = b"".join(file.read_bytes() for file in files)
+    done = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "g722", "-i", "-", "-ar",
+                           str(SAMPLE_RATE), "-ac", "1", "-f", "f32le", "-"], input=stream, capture_output=True,
+                          check=True, timeout=300)
+    return np.frombuffer(done.stdout, dtype=np.float32)
+
+
+def asterisk(split: str, rng: np.random.Generator) -> list[Recording]:
+    """Real studio speech: each speaker's voice prompts, in a random order, joined with short gaps into
+    recordings; the :data:`ASTERISK_HELD_OUT` speaker is the held-out split, the others train."""
+    if shutil.which("ffmpeg") is None:
+        return []
+    out = []
+    for language, speaker in ASTERISK_SPEAKERS.items():
+        files = sorted((ASTERISK_DIR / speaker).rglob("*.g722"))
+        if not files or (language == ASTERISK_HELD_OUT) != (split == "eval"):
+            continue
+        files = [files[i] for i in rng.permutation(len(files))]
+        speech_audio = _decode_g722(files)
+        ends = np.cumsum([file.stat().st_size * SAMPLE_RATE // G722_BYTES_PER_SECOND for file in files])
+        gap = np.zeros(int(PROMPT_GAP_SECONDS * SAMPLE_RATE), dtype=np.float32)
+        n, pieces, length = int(RECORDING_SECONDS * SAMPLE_RATE), [], 0
+        for start, end in zip([0, *ends[:-1]], ends, strict=True):
+            pieces += [speech_audio[start:end], gap]
+            length += end - start + len(gap)
+            if length >= n:
+                out.append(_make(f"asterisk:{language}:{len(out)}", "asterisk", np.concatenate(pieces)))
+                pieces, length = [], 0
+    return out
+
+
+def lincity(split: str, rng: np.random.Generator, per_track: int = 8) -> list[Recording]:
+    """Segments of lincity-ng's recorded music: all held out (none for training)."""
+    if split != "eval" or not LINCITY_DIR.is_dir():
+        return []
+    out = []
+    for path in sorted(LINCITY_DIR.glob("*.ogg")):
+        duration = sf.info(str(path)).duration
+        for index in range(per_track):
+            start = float(rng.uniform(0.0, max(duration - RECORDING_SECONDS, 0.0)))
+            samples = _read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
+            out.append(_make(f"lincity:{path.stem}:{index}", "lincity", samples))
+    return out
+
+
+def real(split: str, *, seed: int = 0, scale: float = 1.0) -> list[Recording]:
+    """Recorded material only: for ``"train"`` the asterisk speakers but one, sonic-pi, Wesnoth and
+    fluidsynth renders; for ``"eval"`` the held-out asterisk speaker and lincity-ng's music, which
+    nothing trains on. ``scale`` shrinks the music parts."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
+    rng = np.random.default_rng([seed, split == "eval", 7])
+    recordings = asterisk(split, rng)
+    if split == "eval":
+        recordings += lincity(split, rng, per_track=max(1, int(8 * scale)))
+    else:
+        recordings += sonic_pi(split, rng, patterns=max(1, int(40 * scale)))
+        recordings += wesnoth(split, rng, per_track=max(1, int(3 * scale)))
+        recordings += fluidsynth(split, rng, count=max(1, int(40 * scale)))
+    return [r for r in recordings if is_audible(r)]
 
 
 def folder(path: Path | str, split: str | None) -> list[Recording]:

@@ -323,12 +323,24 @@ ONSET_HOP = 48
 """Frame length and hop of the onset envelope in samples (2 ms at 24 kHz)."""
 
 
-def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
-    """Autocorrelation of the onset envelope of each signal, divided by its value at lag 0.
+def onset_envelope(signals: np.ndarray, *, circular: bool = False) -> np.ndarray:
+    """The rise of the log RMS (floored at -80 dBFS) of each signal over ``ONSET_HOP``-sample frames
+    (zero where the level falls), shape (B, T // ONSET_HOP); ``circular`` takes the first frame's rise
+    from the last frame, so that a circular shift of the signal by whole frames shifts the envelope."""
+    signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
+    frames = signals.shape[1] // ONSET_HOP
+    power = (signals[:, : frames * ONSET_HOP].reshape(len(signals), frames, ONSET_HOP) ** 2).mean(-1)
+    level = np.log(np.sqrt(power) + 1e-4)
+    previous = np.roll(level, 1, axis=1) if circular else np.concatenate([level[:, :1], level[:, :-1]], axis=1)
+    return np.maximum(level - previous, 0.0)
 
-    The onset envelope is the rise of the log RMS (floored at -80 dBFS) over ``ONSET_HOP``-sample
-    frames (zero where the level falls), mean removed. An echo repeats every onset after its
-    delay, so it shows as a peak at that lag (to the 2 ms frame), whatever the notes played.
+
+def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
+    """Autocorrelation of the onset envelope (:func:`onset_envelope`) of each signal, divided by its
+    value at lag 0.
+
+    An echo repeats every onset after its delay, so it shows as a peak at that lag (to the 2 ms
+    frame), whatever the notes played.
 
     Parameters
     ----------
@@ -340,12 +352,7 @@ def onset_autocorrelation(signals: np.ndarray) -> np.ndarray:
     np.ndarray, shape (B, T // ONSET_HOP)
         Entry ``[b, i]`` is the autocorrelation at a lag of ``i * ONSET_HOP`` samples.
     """
-    signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
-    frames = signals.shape[1] // ONSET_HOP
-    power = (signals[:, : frames * ONSET_HOP].reshape(len(signals), frames, ONSET_HOP) ** 2).mean(-1)
-    level = np.log(np.sqrt(power) + 1e-4)
-    rise = np.maximum(np.diff(level, axis=1, prepend=level[:, :1]), 0.0)
-    return autocorrelation(rise)
+    return autocorrelation(onset_envelope(signals))
 
 
 WHITENING_BINS = 64
@@ -353,9 +360,10 @@ WHITENING_BINS = 64
 :func:`autocorrelation` divides the power spectrum by when ``whitened``."""
 
 
-def autocorrelation(rows: np.ndarray, *, whitened: bool = False) -> np.ndarray:
+def autocorrelation(rows: np.ndarray, *, whitened: bool = False, circular: bool = False) -> np.ndarray:
     """Autocorrelation of each mean-removed row of ``rows`` (B, N) at lags 0 … N-1, divided by
-    its value at lag 0 (computed with an FFT of twice the length, so without wrap-around).
+    its value at lag 0 (computed with an FFT of twice the length, so without wrap-around; with
+    ``circular``, of the row's own length, so a circular shift of a row leaves it unchanged).
 
     ``whitened`` divides each power spectrum by its own running mean over :data:`WHITENING_BINS`
     bins before the inverse FFT: what the notes and their timbre spread over many lags falls away,
@@ -364,9 +372,10 @@ def autocorrelation(rows: np.ndarray, *, whitened: bool = False) -> np.ndarray:
     """
     rows = np.asarray(rows, dtype=np.float64)
     rows = rows - rows.mean(1, keepdims=True)
-    power = np.abs(np.fft.rfft(rows, 2 * rows.shape[1], axis=1)) ** 2
+    size = rows.shape[1] if circular else 2 * rows.shape[1]
+    power = np.abs(np.fft.rfft(rows, size, axis=1)) ** 2
     if whitened:
         floor = 1e-12 * np.maximum(power.max(1, keepdims=True), 1e-30)
         power /= scipy.ndimage.uniform_filter1d(power, WHITENING_BINS, axis=1) + floor
-    result = np.fft.irfft(power, axis=1)[:, : rows.shape[1]]
+    result = np.fft.irfft(power, size, axis=1)[:, : rows.shape[1]]
     return result / np.maximum(result[:, :1], 1e-12)

@@ -1,4 +1,5 @@
-"""Neural models: the β-VAE and VQ-VAE encoders of mel images and the per-effect controller.
+"""Neural models: the β-VAE and VQ-VAE encoders of mel images, the per-effect controller, and the
+per-effect settings estimator that style matching uses (:mod:`dafx_explorer.estimator`).
 
 Every model takes standardized feature images ``(B, n_mels, n_frames)`` (256×256 by default,
 see :mod:`dafx_explorer.features`) and gives a fixed-size embedding (128-D by default).
@@ -553,12 +554,100 @@ class Controller(nn.Module):
         return torch.sigmoid(self.output(self.hidden(torch.cat([z_in, z_target], dim=1))))
 
 
+@dataclass(frozen=True)
+class EstimatorConfig:
+    """Architecture of :class:`SettingsEstimator`.
+
+    Parameters
+    ----------
+    n_params : int
+        Number of normalized effect parameters predicted.
+    n_mels : int
+        Log-mel bands per frame of each recording's features.
+    n_lags : int
+        Lags of each recording's onset-envelope autocorrelation.
+    channels : int
+        Width of the frame encoder's dilated convolutions.
+    dilations : tuple of int
+        One residual convolution (kernel 3) per entry, with this dilation in frames.
+    lag_features : int
+        Width of the layer that reads the autocorrelation.
+    hidden : tuple of int
+        Widths of the head's hidden layers (Linear → LayerNorm → GELU each).
+    """
+
+    n_params: int
+    n_mels: int = 96
+    n_lags: int = 512
+    channels: int = 64
+    dilations: tuple[int, ...] = (1, 2, 4, 8)
+    lag_features: int = 64
+    hidden: tuple[int, ...] = (256, 256)
+
+    def __post_init__(self) -> None:
+        sizes = (self.n_params, self.n_mels, self.n_lags, self.channels, self.lag_features, *self.hidden,
+                 *self.dilations)
+        if any(int(v) < 1 for v in sizes):
+            raise ModelError(f"EstimatorConfig sizes must be positive ints, got {self!r}")
+
+
+class SettingsEstimator(nn.Module):
+    """Normalized effect settings from an input recording and a reference recording.
+
+    One encoder reads each recording: dilated 1-D convolutions over its log-mel frames (circular
+    padding), pooled over time as mean and standard deviation, so the result does not depend on
+    where in the window the notes fall, beside a linear layer over its onset-envelope
+    autocorrelation (echo and rhythm timing, finer than the frames). A head reads
+    ``[input, reference, reference − input]`` and gives one sigmoid per setting; its output layer
+    starts at zero, so an untrained estimator predicts 0.5 everywhere.
+    """
+
+    kind = "estimator"
+
+    def __init__(self, config: EstimatorConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.channels
+        self.frames_in = nn.Conv1d(config.n_mels, c, 3, padding=1, padding_mode="circular")
+        self.frame_blocks = nn.ModuleList(
+            nn.Conv1d(c, c, 3, padding=d, dilation=d, padding_mode="circular") for d in config.dilations)
+        self.frame_norms = nn.ModuleList(nn.GroupNorm(_groups(c), c) for _ in config.dilations)
+        self.lags = nn.Sequential(nn.Linear(config.n_lags, config.lag_features), nn.GELU())
+        layers: list[nn.Module] = []
+        width = 3 * (2 * c + config.lag_features)
+        for hidden in config.hidden:
+            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU()]
+            width = hidden
+        self.head = nn.Sequential(*layers)
+        self.output = nn.Linear(width, config.n_params)
+        nn.init.zeros_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
+
+    def encode(self, frames: torch.Tensor, lags: torch.Tensor) -> torch.Tensor:
+        """One vector per recording (B, 2·channels + lag_features) from log-mel frames (B, n_mels, T)
+        and autocorrelations (B, n_lags)."""
+        if frames.ndim != 3 or frames.shape[1] != self.config.n_mels or lags.shape[-1] != self.config.n_lags:
+            raise ModelError(f"SettingsEstimator expects frames (B, {self.config.n_mels}, T) and lags "
+                             f"(B, {self.config.n_lags}), got {tuple(frames.shape)} and {tuple(lags.shape)}")
+        h = F.gelu(self.frames_in(frames))
+        for conv, norm in zip(self.frame_blocks, self.frame_norms, strict=True):
+            h = h + F.gelu(norm(conv(h)))
+        pooled = torch.cat([h.mean(-1), h.std(-1)], dim=1)
+        return torch.cat([pooled, self.lags(lags)], dim=1)
+
+    def forward(self, input_frames, input_lags, reference_frames, reference_lags) -> torch.Tensor:
+        """Settings ``(B, n_params)`` in [0, 1] for each (input, reference) pair of recordings."""
+        a, b = self.encode(input_frames, input_lags), self.encode(reference_frames, reference_lags)
+        return torch.sigmoid(self.output(self.head(torch.cat([a, b, b - a], dim=1))))
+
+
 # --------------------------------------------------------------------------- persistence
 
 MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
     BetaVAE.kind: (BetaVAE, VAEConfig),
     VQVAE.kind: (VQVAE, VQVAEConfig),
     Controller.kind: (Controller, ControllerConfig),
+    SettingsEstimator.kind: (SettingsEstimator, EstimatorConfig),
 }
 """Model class and config class for each ``kind`` written in the JSON sidecar."""
 
@@ -599,7 +688,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, extra: dict[str, An
     path = Path(path)
     kind = getattr(model, "kind", None)
     if kind not in MODEL_KINDS or not isinstance(model, MODEL_KINDS[kind][0]):
-        raise ModelError(f"cannot save {type(model).__name__}: expected one of BetaVAE, VQVAE, Controller")
+        raise ModelError(f"cannot save {type(model).__name__}: expected one of BetaVAE, VQVAE, Controller, "
+                         "SettingsEstimator")
     if path.suffix != ".safetensors":
         raise ModelError(f"model path {path} must end in .safetensors")
     meta = {"kind": kind, "config": dataclasses.asdict(model.config), "extra": extra or {}}
