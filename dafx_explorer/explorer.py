@@ -47,6 +47,14 @@ GRID_MARGIN = 0.04
 NEIGHBOURS = 8
 """Points an empty-space embedding is interpolated from."""
 
+MAX_DRAWN_POINTS = 20_000
+"""Maps of more points draw one marker per occupied cell of a :data:`DRAWN_BINS` ² grid
+(:func:`drawn_points`): WebGL draws 100 000 markers, but each redraw (a click, a new colouring) then
+takes seconds in a browser without a GPU."""
+
+DRAWN_BINS = 200
+"""Cells per side of the grid that aggregates a large map for display."""
+
 IDW_POWER = 2.0
 """Exponent of the inverse-distance weights 1 / d**power."""
 
@@ -154,6 +162,34 @@ def grid_positions(xy, size: int = GRID_SIZE) -> np.ndarray:
     low, high = map_bounds(xy)
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], size), np.linspace(low[1], high[1], size))
     return np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def drawn_points(xy, *, limit: int | None = None, bins: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which points a map of more than ``limit`` (default :data:`MAX_DRAWN_POINTS`) points draws: one
+    per occupied cell of a ``bins`` × ``bins`` grid (default :data:`DRAWN_BINS`) over :func:`map_bounds`,
+    the point nearest the cell's centre (the lowest row on a tie).
+
+    A drawn marker is a real point, so a click on it is a click on that point (:func:`resolve_click`).
+
+    Returns
+    -------
+    (rows, cell) or None
+        ``rows`` (M,): the dataset rows drawn, in the order of the markers; ``cell`` (N,): for every
+        point, the marker of its cell (to aggregate colours over a cell). None when every point is drawn.
+    """
+    xy = _check_map(xy)
+    limit, bins = limit or MAX_DRAWN_POINTS, bins or DRAWN_BINS
+    if len(xy) <= limit:
+        return None
+    low, high = map_bounds(xy)
+    size = (high - low) / bins
+    cells = np.clip(((xy - low) / size).astype(np.int64), 0, bins - 1)
+    code = cells[:, 0] * bins + cells[:, 1]
+    distance = np.sum((xy - (low + (cells + 0.5) * size)) ** 2, axis=1)
+    order = np.lexsort((np.arange(len(xy)), distance, code))  # by cell, then nearest the centre, then row
+    first = np.r_[True, code[order][1:] != code[order][:-1]]
+    _, cell = np.unique(code, return_inverse=True)  # markers in cell order, as ``rows``
+    return order[first], cell
 
 
 def neighbour_agreement(xy, labels, neighbours: int = 5) -> float:
@@ -356,8 +392,14 @@ def choose_preset(dataset: store.Dataset, data, xy, *, name: str = "preset") -> 
 
 
 def resolve_click(dataset: store.Dataset, event, xy, controller: LatentController | None) -> Choice | None:
-    """:func:`parse_selection` then :func:`choose`: a Streamlit selection event → settings and audio."""
-    selection = parse_selection(event, len(dataset))
+    """:func:`parse_selection` then :func:`choose`: a Streamlit selection event → settings and audio.
+
+    On a large map, which draws only some points (:func:`drawn_points`), the clicked marker is
+    translated to its dataset row."""
+    drawn = drawn_points(xy)
+    selection = parse_selection(event, len(dataset) if drawn is None else len(drawn[0]))
+    if selection is not None and selection.on_point and drawn is not None:
+        selection = Selection(int(drawn[0][selection.index]), selection.position)
     return None if selection is None else choose(dataset, selection, xy, controller)
 
 

@@ -138,23 +138,34 @@ def latent_map_figure(xy: np.ndarray, colouring: explorer.Colouring, *, title: s
     Trace :data:`explorer.POINTS_CURVE` holds the points (WebGL), trace :data:`explorer.GRID_CURVE`
     a :data:`explorer.GRID_SIZE`² grid of transparent markers (``hoverinfo="none"``: no label,
     but clicks still select them), so that a click on empty space reports a map position.
-    A selected grid marker shows as a cross.
+    A selected grid marker shows as a cross. A map of more than :data:`explorer.MAX_DRAWN_POINTS`
+    points draws one real point per cell of a fine grid (:func:`explorer.drawn_points`), in the mean
+    colour of the cell's points; its hover names the point and how many share its cell.
     """
     import plotly.graph_objects as go
 
-    xy = np.asarray(xy, dtype=np.float32)
+    drawn = explorer.drawn_points(xy)
+    xy = whole = np.asarray(xy, dtype=np.float32)
     grid = explorer.grid_positions(xy).astype(np.float32)
+    values, shown = colouring.values.astype(np.float32), colouring.shown.astype(np.float32)
+    customdata, hover = shown, "point %{pointNumber}<br>" + colouring.title + ": %{customdata:.3g}<extra></extra>"
+    if drawn is not None:
+        rows, cell = drawn
+        counts = np.bincount(cell)
+        values = (np.bincount(cell, weights=colouring.values) / counts).astype(np.float32)
+        xy, customdata = xy[rows], np.column_stack([shown[rows], rows, counts]).astype(np.float32)
+        hover = ("point %{customdata[1]:d} (%{customdata[2]:d} in this spot, coloured by their mean)<br>"
+                 + colouring.title + ": %{customdata[0]:.3g}<extra></extra>")
     colorbar = {"title": {"text": colouring.title, "side": "right"}}
     if colouring.tickvals is not None:
         colorbar.update(tickvals=list(colouring.tickvals), ticktext=list(colouring.ticktext))
-    marker = {"color": colouring.values.astype(np.float32), "colorscale": "Viridis", "size": 6,
+    marker = {"color": values, "colorscale": "Viridis", "size": 6,
               "colorbar": colorbar, "opacity": 0.9}
     if colouring.value_range is not None:
         marker.update(cmin=colouring.value_range[0], cmax=colouring.value_range[1])
     points = go.Scattergl(
         x=xy[:, 0], y=xy[:, 1], mode="markers", name="settings", marker=marker,
-        customdata=colouring.shown.astype(np.float32),
-        hovertemplate="point %{pointNumber}<br>" + colouring.title + ": %{customdata:.3g}<extra></extra>",
+        customdata=customdata, hovertemplate=hover,
         selected={"marker": {"size": 14, "opacity": 1.0}}, unselected={"marker": {"opacity": 0.9}},
     )
     clickable = go.Scattergl(
@@ -164,7 +175,7 @@ def latent_map_figure(xy: np.ndarray, colouring: explorer.Colouring, *, title: s
     )
     traces = {explorer.POINTS_CURVE: points, explorer.GRID_CURVE: clickable}
     figure = go.Figure([traces[curve] for curve in sorted(traces)])
-    _map_layout(figure, xy, title={"text": title}, showlegend=False)
+    _map_layout(figure, whole, title={"text": title}, showlegend=False)
     return figure
 
 
