@@ -2,12 +2,13 @@
 
 A click on a point plays the settings the controller predicts for its embedding (and offers
 its true rendering); a click on empty space interpolates an embedding there and renders the
-controller's prediction live. Computation lives in :mod:`dafx_explorer.explorer`.
+controller's prediction live. A lasso drawn across the map is a route: the settings move along
+it over the clip (:mod:`dafx_explorer.automation`). Computation lives in :mod:`dafx_explorer.explorer`.
 """
 
 import streamlit as st
 
-from dafx_explorer import explorer, matching, presets, store, ui
+from dafx_explorer import automation, explorer, matching, presets, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import get_settings
 
@@ -38,6 +39,19 @@ def get_map_figure(home: str, name: str, encoder: str, k: int, colour: str):
     dataset = get_dataset(home, name)
     title = f"{dataset.name} · {explorer.ENCODER_LABELS.get(encoder, encoder)} · k = {k}"
     return ui.latent_map_figure(get_map(home, name, encoder, k), explorer.colouring(dataset, colour), title=title)
+
+
+@st.cache_resource(max_entries=16)
+def get_route_figure(home: str, name: str, encoder: str, k: int, colour: str, route: tuple | None, drawing: bool):
+    return ui.route_map_figure(get_map_figure(home, name, encoder, k, colour), route, drawing=drawing)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Rendering the route…")
+def get_route_render(home: str, name: str, encoder: str, k: int, route: tuple, duration: float,
+                     _controller: explorer.LatentController | None):
+    dataset = get_dataset(home, name)
+    result = automation.automate(dataset, _controller, route, duration=duration, encoder=encoder, k=k)
+    return result, automation.render(result, dataset.clean, dataset.sample_rate)
 
 
 st.title("Latent Controller")
@@ -75,12 +89,80 @@ else:
 
 xy = get_map(home, name, encoder, k)
 left, right = st.columns([3, 2])
+stored_route = st.session_state.get("latent:route")
+route = stored_route[1] if stored_route and stored_route[0] == (name, encoder, k) else None
 with left:
-    event = st.plotly_chart(get_map_figure(home, name, encoder, k, colour), on_select="rerun",
-                            selection_mode="points", key="latent:map", config={"displaylogo": False})
+    drawing = st.toggle("Draw a route", key="latent:drawing",
+                        help="While on, drag across the map to draw a route (Plotly's lasso, in the direction "
+                             "you drag); the effect's settings then move along it over the clip. Turn it off to "
+                             "click points again.")
+    figure = get_route_figure(home, name, encoder, k, colour, route, drawing) if route or drawing \
+        else get_map_figure(home, name, encoder, k, colour)
+    event = st.plotly_chart(figure, on_select="rerun", selection_mode=("points", "lasso"), key="latent:map",
+                            config={"displaylogo": False})
     st.caption(f"{len(dataset)} settings of {dataset.effect.name}, placed by how they sound. Click a point, "
                f"or anywhere between points to hear the embedding interpolated there (inverse-distance weights "
                f"of the {explorer.NEIGHBOURS} nearest points).")
+    with st.expander("About this page"):
+        st.markdown(
+            f"**Routes.** Turn on *Draw a route* and drag across the map: the drag is a lasso, whose path Plotly "
+            f"reports in the order you drew it, so one gesture gives the whole route and its direction (a "
+            f"sequence of clicks would need a rerun per click and a way to say where the route ends). The route "
+            f"is simplified to its bends; at each bend the embedding is interpolated from the nearest points as "
+            f"for a click, and between bends it moves in a straight line in latent space. The route is travelled "
+            f"at constant speed, one step every {automation.STEP_SECONDS:g} s; the controller predicts each "
+            f"step's settings, and between two bends every setting moves monotonically from one bend's "
+            f"prediction to the next. The clip is rendered at each step's fixed settings and the renders are "
+            f"crossfaded sample by sample (the ring modulator's carrier and mix are ramped per sample), so "
+            f"nothing clicks. A route longer than the clip loops it; after a shorter one the last setting holds. "
+            f"Details: docs/latent-paths.md.")
+
+    drawn = None
+    try:
+        drawn = automation.parse_route(event)
+        if drawn is not None:
+            drawn = tuple(map(tuple, automation.check_route(drawn, xy).tolist()))
+    except DafxError as error:
+        st.error(str(error))
+    if drawn is not None and drawn != route:
+        st.session_state["latent:route"] = ((name, encoder, k), drawn)
+        st.rerun()  # draw the map again, with the new route on it
+    if route is not None:
+        st.subheader("Route")
+        length = st.columns(2)
+        choice_of_length = length[0].radio(
+            "Route length", ("the clip's length", "seconds"), horizontal=True, key="latent:route_length",
+            help="How long the route takes: the clip's own length, or a duration of your own (a longer route "
+                 "loops the clip; after a shorter one the last setting holds).")
+        seconds = length[1].number_input(
+            "Seconds", min_value=0.5, max_value=60.0, value=10.0, step=0.5, key="latent:route_seconds",
+            disabled=choice_of_length != "seconds", help="Duration of the route when Route length is seconds.")
+        duration = len(dataset.clean) / dataset.sample_rate if choice_of_length != "seconds" else float(seconds)
+        try:
+            path, path_audio = get_route_render(home, name, encoder, k, route, duration, controller)
+        except DafxError as error:
+            st.error(str(error))
+        else:
+            st.audio(ui.wav_bytes(path_audio), format="audio/wav")
+            st.plotly_chart(ui.automation_figure(path), key="latent:route_plot", config={"displaylogo": False})
+            buttons = st.columns(4)
+            buttons[0].download_button("Audio (WAV)", ui.wav_bytes(path_audio), mime="audio/wav",
+                                       file_name=automation.file_name(path, ".wav"), key="latent:route_wav",
+                                       help="The clip rendered along the route (16-bit WAV).")
+            buttons[1].download_button("Automation (CSV)", automation.automation_csv(path), mime="text/csv",
+                                       file_name=automation.file_name(path, ".csv"), key="latent:route_csv",
+                                       help="One row per step: time, map position, settings in real units.")
+            buttons[2].download_button("Automation (JSON)", automation.automation_json(path),
+                                       mime="application/json", file_name=automation.file_name(path, ".json"),
+                                       key="latent:route_json",
+                                       help="The route and every step's settings; `python -m dafx_explorer "
+                                            "automate --route FILE` renders it again.")
+            try:
+                buttons[3].download_button("Python snippet", automation.snippet(path), mime="text/x-python",
+                                           file_name=automation.file_name(path, ".py"), key="latent:route_snippet",
+                                           help="A script that renders the same samples with numpy and pedalboard.")
+            except DafxError as error:
+                buttons[3].caption(str(error))
 
     with st.expander("Load a preset"):
         preset_file = st.file_uploader(
@@ -90,7 +172,7 @@ with left:
 
 try:
     choice = None
-    if st.session_state.get("latent:last_click") != repr(event):  # a new click
+    if drawn is None and st.session_state.get("latent:last_click") != repr(event):  # a new click
         st.session_state["latent:last_click"] = repr(event)
         choice = explorer.resolve_click(dataset, event, xy, controller)
     if preset_file is not None and st.session_state.get("latent:preset_id") != preset_file.file_id:

@@ -268,3 +268,56 @@ def parameter_pairs_figure(effect: effects.Effect, settings: np.ndarray, colours
                                 title_text=label(py_) if i == 0 else None)
     figure.update_layout(height=max(360, 230 * cells), showlegend=False, margin={"l": 60, "r": 10, "t": 20, "b": 50})
     return figure
+
+
+ROUTE_COLOUR = "#e4572e"
+"""Colour of a drawn route on a map."""
+
+ROUTE_ARROWS = (0.25, 0.5, 0.75, 1.0)
+"""Where along a route (fraction of its length) arrows show its direction."""
+
+
+def route_map_figure(figure, route=None, *, drawing: bool = False):
+    """A copy of a map figure (:func:`latent_map_figure`) with a route drawn on it: a line, ``start``
+    at its first position and arrows along it; ``drawing`` makes a drag draw a lasso (a new route)."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(figure)
+    if drawing:
+        figure.update_layout(dragmode="lasso")
+    if route is None:
+        return figure
+    route = np.asarray(route, dtype=np.float64)
+    figure.add_trace(go.Scattergl(x=route[:, 0], y=route[:, 1], mode="lines", name="route", hoverinfo="skip",
+                                  line={"color": ROUTE_COLOUR, "width": 3}, showlegend=False))
+    along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(route, axis=0).T))]
+    for fraction in ROUTE_ARROWS:
+        tip = [np.interp(fraction * along[-1], along, route[:, i]) for i in (0, 1)]
+        tail = [np.interp(max(fraction - 0.04, 0.0) * along[-1], along, route[:, i]) for i in (0, 1)]
+        figure.add_annotation(x=tip[0], y=tip[1], ax=tail[0], ay=tail[1], xref="x", yref="y", axref="x", ayref="y",
+                              text="", showarrow=True, arrowhead=2, arrowsize=1.6, arrowwidth=2,
+                              arrowcolor=ROUTE_COLOUR)
+    figure.add_annotation(x=route[0, 0], y=route[0, 1], text="start", showarrow=False, yshift=12,
+                          font={"color": ROUTE_COLOUR})
+    return figure
+
+
+def automation_figure(automation):
+    """Each setting of an automation (:class:`dafx_explorer.automation.Automation`) in real units
+    against time, one panel per parameter (log axes for log-scale parameters)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    effect = automation.effect
+    figure = make_subplots(rows=effect.n_params, cols=1, shared_xaxes=True, vertical_spacing=0.03)
+    for row, param in enumerate(effect.params, start=1):
+        values = np.asarray(param.to_real(automation.settings[:, row - 1]), dtype=np.float64)
+        figure.add_trace(go.Scatter(x=automation.times, y=values, mode="lines+markers", name=param.name,
+                                    marker={"size": 4}, hovertemplate="%{x:.2f} s: %{y:.4g}<extra></extra>"),
+                         row=row, col=1)
+        figure.update_yaxes(title_text=f"{param.name} ({param.unit})" if param.unit else param.name,
+                            type="log" if param.scale == "log" else "linear", row=row, col=1)
+    figure.update_xaxes(title_text="time (s)", row=effect.n_params, col=1)
+    figure.update_layout(height=110 * effect.n_params + 60, showlegend=False,
+                         margin={"l": 60, "r": 10, "t": 20, "b": 40})
+    return figure
