@@ -142,12 +142,13 @@ stored = st.session_state.get("style_match_refined")
 refined = stored[1] if stored is not None and stored[0] == match_key else None
 
 with settings_area:
-    notes = [f"Predicted in {predicted.seconds:.2f} s."]
+    by = "the settings estimator" if predicted.predictor == "estimator" else "the β-VAE controller (no estimator yet)"
+    notes = [f"Predicted in {predicted.seconds:.2f} s by {by}."]
     for index in predicted.measured:
         param = effect.params[index]
         notes.append(f"{param.name} was read off the reference "
-                     f"({param.to_real(predicted.final_params[index]):.4g} {param.unit}; the controller alone "
-                     f"predicted {param.to_real(predicted.params[index]):.4g}).")
+                     f"({param.to_real(predicted.final_params[index]):.4g} {param.unit}; predicted "
+                     f"{param.to_real(predicted.params[index]):.4g}).")
     if refined is not None:
         if refined.other_material:
             notes.append(f"No search: the reference's textures are far from the input's (objective "

@@ -229,8 +229,9 @@ def cmd_match(args) -> int:
     reference_audio = audio.load(args.reference)
     result = matching.match(effect, input_audio, reference_audio, refine_seconds=args.refine_seconds)
     audio.save(args.output, result.audio)
-    payload = {"effect": effect.name, "params": effect.describe(result.final_params), "seconds": result.seconds}
-    if args.refine_seconds or result.measured:  # the final settings are not the controller's alone
+    payload = {"effect": effect.name, "params": effect.describe(result.final_params), "seconds": result.seconds,
+               "predictor": result.predictor}
+    if args.refine_seconds or result.measured:  # the final settings are not the prediction alone
         payload["predicted_params"] = effect.describe(result.params)
     if args.refine_seconds:
         payload["refine_seconds"] = result.refine_seconds
@@ -288,11 +289,25 @@ def cmd_automate(args) -> int:
     return 0
 
 
+def cmd_train_estimator(args) -> int:
+    from dafx_explorer import estimator
+
+    given = _given(steps=args.steps, batch_size=args.batch_size)
+    config = estimator.EstimatorTrainingConfig(effect=args.effect, seed=args.seed, tiny=args.tiny, **given)
+    result = estimator.train_estimator(config, out_dir=args.out, resume=args.resume)
+    if args.json:
+        _print_json(result)
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from dafx_explorer import evaluation
 
+    if args.real:
+        return _evaluate_real(args)
     report = evaluation.evaluate(
-        args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=args.refine_seconds, across=args.across,
+        args.effects, pairs=args.pairs, seed=args.seed, refine_seconds=5.0 if args.refine_seconds is None
+        else args.refine_seconds, across=args.across,
         audio_dirs=tuple(args.audio_dir), latent_per_effect=args.latent_renders, **_cluster_options(args),
     )
     if args.out:
@@ -303,6 +318,23 @@ def cmd_evaluate(args) -> int:
         print(evaluation.markdown_tables(report))
     else:
         print(evaluation.format_table(report))
+    return 0
+
+
+def _evaluate_real(args) -> int:
+    from dafx_explorer import real_benchmark
+
+    if args.across or args.audio_dir:
+        raise DafxError("--real scores both pairings on its own held-out recordings: "
+                        "leave out --across and --audio-dir")
+    report = real_benchmark.evaluate_real(args.effects, pairs=args.pairs, seed=args.seed,
+                                          refine_seconds=args.refine_seconds or 0.0)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    if args.json:
+        _print_json(report)
+    else:
+        print(real_benchmark.markdown(report), end="")
     return 0
 
 
@@ -385,6 +417,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
 
+    p = commands.add_parser("train-estimator", help="train one effect's style-match settings estimator")
+    p.add_argument("--effect", required=True)
+    p.add_argument("--steps", type=_int_at_least(1), help="default: EstimatorTrainingConfig.steps")
+    p.add_argument("--batch-size", type=_int_at_least(1), help="new pairs per step (default: 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="models folder (default: the data folder's models/)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--tiny", action="store_true", help="tiny model on generated clips (tests, smoke runs)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train_estimator)
+
     p = commands.add_parser("corpus-export", help="write the training (or held-out) corpus to a folder")
     p.add_argument("out", help="folder to write (audio files and index.json)")
     p.add_argument("--split", choices=("train", "eval"), default="train")
@@ -439,9 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effects", nargs="+", help="default: all eight")
     p.add_argument("--pairs", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--refine-seconds", type=float, default=5.0)
+    p.add_argument("--refine-seconds", type=float, help="refinement budget per pair (default: 5; 0 with --real)")
     p.add_argument("--across", action="store_true",
                    help="take each input from another recording than its reference (default: the same one)")
+    p.add_argument("--real", action="store_true",
+                   help="score style matching on held-out real recordings (a speaker and music no model "
+                        "trained on), within one recording and across recordings")
     p.add_argument("--audio-dir", action="append", default=[],
                    help="evaluate on every audio file of this folder (one recording per file: its first 12 s, "
                         "looped if shorter) instead of the built-in held-out recordings; only material the models "

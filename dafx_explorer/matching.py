@@ -1,9 +1,10 @@
 """Style matching: the settings of an effect that make an input sound like a reference.
 
-The controller predicts normalized settings from the embeddings of the input's and the
-reference's analysis windows (:func:`dafx_explorer.audio.analysis_window`: the first
-``WINDOW`` samples, zero-padded, or the first window of a long clip that is not near-silent);
-the whole input is then processed with them.
+The effect's settings estimator (:mod:`dafx_explorer.estimator`) predicts normalized settings from
+both recordings' analysis windows (:func:`dafx_explorer.audio.analysis_window`: the first
+``WINDOW`` samples, zero-padded, or the first window of a long clip that is not near-silent); where
+an effect has no estimator yet, the β-VAE controller predicts them from the two windows' embeddings.
+The whole input is then processed with them.
 
 Refinement (optional, within a time budget) searches around the prediction with CMA-ES.
 The reference's notes differ from the input's, so the objective compares what an effect
@@ -53,15 +54,16 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.ndimage
 import torch
 
-from dafx_explorer import audio, effects, features, models
+from dafx_explorer import audio, effects, estimator, features, models
 from dafx_explorer.effects import Effect, Param
 from dafx_explorer.errors import ModelError
-from dafx_explorer.settings import SAMPLE_RATE
+from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 Progress = Callable[[float, str], None]
 POPULATION = 8
@@ -106,7 +108,7 @@ class MatchResult:
     Attributes
     ----------
     params : np.ndarray
-        Settings the controller predicted (normalized).
+        Settings predicted (normalized), by :attr:`predictor`.
     refined_params : np.ndarray or None
         Settings after refinement (None when no refinement ran).
     audio : np.ndarray
@@ -128,6 +130,9 @@ class MatchResult:
     other_material : bool
         Whether the search was skipped because J at its start exceeded :data:`MATERIAL_LIMIT` (the
         reference reads as other material than the input); ``refined_params`` is then the start.
+    predictor : {"estimator", "controller"}
+        What predicted :attr:`params`: the effect's settings estimator, or the β-VAE controller where
+        the effect has none.
     """
 
     params: np.ndarray
@@ -141,6 +146,7 @@ class MatchResult:
     set_aside: bool = False
     other_material: bool = False
     measured_params: np.ndarray | None = None
+    predictor: str = "estimator"
 
     @property
     def unrefined_params(self) -> np.ndarray:
@@ -155,18 +161,22 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class Models:
-    """The β-VAE encoder and one effect's controller."""
+    """The β-VAE encoder, one effect's controller and its settings estimator (None where it has none)."""
 
     encoder: torch.nn.Module
     controller: models.Controller
+    estimator: models.SettingsEstimator | None = None
 
 
 @functools.cache
 def load_models(effect_name: str, models_dir: str | None = None) -> Models:
-    """Load (once per process) the encoder and the controller of a built-in effect."""
+    """Load (once per process) the encoder, the controller and, where its file exists, the estimator of
+    a built-in effect."""
     encoder, _ = models.load_encoder("vae", models_dir=models_dir)
-    controller, meta = models.load_controller(effect_name, models_dir=models_dir)
-    return Models(encoder, controller)
+    controller, _ = models.load_controller(effect_name, models_dir=models_dir)
+    folder = Path(models_dir) if models_dir is not None else get_settings().models_dir
+    found = (folder / f"estimator_{effect_name}.safetensors").exists()
+    return Models(encoder, controller, estimator.load_estimator(effect_name, folder)[0] if found else None)
 
 
 def embed(encoder: torch.nn.Module, signals: np.ndarray) -> torch.Tensor:
@@ -174,8 +184,19 @@ def embed(encoder: torch.nn.Module, signals: np.ndarray) -> torch.Tensor:
     return encoder.embed(features.mel_features(signals))
 
 
+def predict_settings(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray,
+                     bundle: Models) -> tuple[np.ndarray, str]:
+    """Normalized settings for (input, reference) and what predicted them: the estimator, else the controller."""
+    if bundle.estimator is not None:
+        if bundle.estimator.config.n_params != effect.n_params:
+            raise ModelError(f"the estimator predicts {bundle.estimator.config.n_params} parameters but effect "
+                             f"{effect.name!r} has {effect.n_params}; retrain it with train-estimator")
+        return estimator.predict(bundle.estimator, input_audio, reference_audio), "estimator"
+    return predict(effect, input_audio, reference_audio, bundle), "controller"
+
+
 def predict(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, bundle: Models) -> np.ndarray:
-    """Normalized settings the controller predicts for (input, reference)."""
+    """Normalized settings the β-VAE controller predicts for (input, reference)."""
     if bundle.controller.config.n_params != effect.n_params:
         raise ModelError(f"the controller predicts {bundle.controller.config.n_params} parameters but effect "
                          f"{effect.name!r} has {effect.n_params}; retrain it with train-controller")
@@ -459,7 +480,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     """
     bundle = bundle or load_models(effect.name)
     started = time.perf_counter()
-    predicted = predict(effect, input_audio, reference_audio, bundle)
+    predicted, predictor = predict_settings(effect, input_audio, reference_audio, bundle)
     start, hold, start_value, searched_from, objective = predicted, (), None, None, None
     if refine_seconds > 0 or measured_parameter(effect) is not None:  # about 25 ms; 13 ms for the objective alone
         objective = TextureObjective(effect, input_audio, reference_audio, predicted)
@@ -485,4 +506,4 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     output = effect.render(input_audio, SAMPLE_RATE, start if refined is None else refined)
     seconds += time.perf_counter() - tick
     return MatchResult(predicted, refined, output, seconds, refine_time, start_value, best_value, hold, set_aside,
-                       other_material, start if hold else None)
+                       other_material, start if hold else None, predictor)

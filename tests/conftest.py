@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 
 TINY_EFFECTS = ("overdrive", "delay", "ambience")
+TINY_ESTIMATOR_EFFECTS = ("overdrive", "delay")
+"""Effects of the tiny home with a tiny settings estimator too (the ambience's match uses its controller)."""
 
 
 @pytest.fixture(scope="session")
 def tiny_home(tmp_path_factory) -> Path:
-    """A data folder (``DAFX_EXPLORER_HOME``) with the built-in clips, a tiny trained β-VAE and
-    tiny trained controllers for :data:`TINY_EFFECTS`. The variable stays set for the session's
-    tests that ask for this fixture and is restored afterwards."""
-    from dafx_explorer import sources, training
+    """A data folder (``DAFX_EXPLORER_HOME``) with the built-in clips, a tiny trained β-VAE, tiny
+    trained controllers for :data:`TINY_EFFECTS` and tiny estimators for :data:`TINY_ESTIMATOR_EFFECTS`.
+    The variable stays set for the session's tests that ask for this fixture and is restored afterwards."""
+    from dafx_explorer import estimator, sources, training
 
     home = tmp_path_factory.mktemp("tiny_home")
     previous = os.environ.get("DAFX_EXPLORER_HOME")
@@ -27,6 +29,9 @@ def tiny_home(tmp_path_factory) -> Path:
         for effect in TINY_EFFECTS:
             training.train_controller(training.ControllerTrainingConfig(effect=effect, tiny=True, pairs=64,
                                                                         epochs=15))
+        for effect in TINY_ESTIMATOR_EFFECTS:
+            estimator.train_estimator(estimator.EstimatorTrainingConfig(
+                effect=effect, tiny=True, steps=8, batch_size=4, validation_pairs=8, validate_every=4))
         yield home
     finally:
         if previous is None:

@@ -410,7 +410,7 @@ def test_cli_match_json(tiny_home, tmp_path, capsys):
                    str(tmp_path / "ref.flac"), "--output", str(tmp_path / "out.wav"), "--json"])
     assert status == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["effect"] == "overdrive"
+    assert payload["effect"] == "overdrive" and payload["predictor"] == "estimator"
     assert "predicted_params" not in payload and "refinement" not in payload  # no search, nothing measured
     assert set(payload["params"]) == set(effects.get("overdrive").param_names)
     assert {"normalized", "value", "unit"} <= set(payload["params"]["drive_db"])

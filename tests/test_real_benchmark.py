@@ -1,0 +1,63 @@
+"""Style matching on held-out real recordings: the split, match with the estimator, evaluate --real."""
+
+import json
+
+import numpy as np
+import pytest
+
+from dafx_explorer import corpus, effects, estimator, matching, real_benchmark, sources
+from dafx_explorer.cli import main
+
+
+def test_the_real_split_holds_out_a_whole_speaker_and_the_lincity_music():
+    held_out = corpus.real("eval")
+    assert {r.origin for r in held_out} == {"asterisk", "lincity"}
+    assert all(r.name.startswith(("asterisk:it:", "lincity:")) for r in held_out)
+    training_speech = corpus.asterisk("train", np.random.default_rng(0))
+    assert training_speech and not any(r.name.startswith("asterisk:it:") for r in training_speech)
+    assert all(len(r.samples) == corpus.RECORDING_SECONDS * 24_000 for r in held_out)
+    assert set(corpus.LICENCES) >= {"asterisk", "lincity", "sonic-pi", "wesnoth", "fluidsynth"}
+
+
+def test_match_uses_the_estimator_where_the_effect_has_one(tiny_home):
+    recording = sources.generate("guitar", seed=1021, seconds=12.0)
+    x, other = recording[:120_000], recording[-120_000:]
+    for name, predictor in (("overdrive", "estimator"), ("ambience", "controller")):
+        effect = effects.get(name)
+        bundle = matching.load_models(name, str(tiny_home / "models"))
+        reference = effect.render(other, 24_000, np.full(effect.n_params, 0.3))
+        result = matching.match(effect, x, reference, bundle=bundle)
+        assert result.predictor == predictor
+        expected = (estimator.predict(bundle.estimator, x, reference) if predictor == "estimator"
+                    else matching.predict(effect, x, reference, bundle))
+        np.testing.assert_array_equal(result.params, expected)
+
+
+def test_evaluate_real_end_to_end_on_tiny_models(tiny_home, tmp_path, capsys):
+    out = tmp_path / "real.json"
+    assert main(["evaluate", "--real", "--effects", "overdrive", "delay", "--pairs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["sources"].keys() == {"asterisk", "lincity"} and report["pairs"] == 2
+    for pairing in ("within", "across"):
+        assert f"**{'Within one recording' if pairing == 'within' else 'Across recordings'}**" in printed
+        for name in ("overdrive", "delay"):
+            row = report[pairing][name]
+            assert set(row["mrstft"]) == set(real_benchmark.CONDITIONS)
+            assert row["mrstft"]["floor"] == pytest.approx(0.0, abs=1e-6)
+            assert row["param_mae"]["floor"] == 0.0 and 0.0 < row["param_mae"]["random"] < 1.0
+            assert row["ratio_to_random"]["match"]["ratio"] > 0.0 and row["match_seconds"] > 0.0
+            assert f"| {name} | " in printed
+
+
+def test_evaluate_real_refuses_options_it_does_not_take(capsys):
+    assert main(["evaluate", "--real", "--across"]) == 2
+    assert "leave out --across and --audio-dir" in capsys.readouterr().err
+
+
+def test_train_estimator_cli_writes_an_estimator(tiny_home, tmp_path, capsys):
+    assert main(["train-estimator", "--effect", "ringmod", "--tiny", "--steps", "2", "--batch-size", "2",
+                 "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["effect"] == "ringmod"
+    model, meta = estimator.load_estimator("ringmod", tmp_path)
+    assert model.config.n_params == 2 and meta["extra"]["training"]["steps"] == 2
