@@ -117,11 +117,11 @@ with left:
             f"nothing clicks. A route longer than the clip loops it; after a shorter one the last setting holds. "
             f"Details: docs/latent-paths.md.")
 
-    drawn = None
+    lasso = drawn = None
     try:
-        drawn = automation.parse_route(event)
-        if drawn is not None:
-            drawn = tuple(map(tuple, automation.check_route(drawn, xy).tolist()))
+        lasso = automation.parse_route(event)
+        if lasso is not None:
+            drawn = tuple(map(tuple, automation.check_route(lasso, xy).tolist()))
     except DafxError as error:
         st.error(str(error))
     if drawn is not None and drawn != route:
@@ -172,7 +172,7 @@ with left:
 
 try:
     choice = None
-    if drawn is None and st.session_state.get("latent:last_click") != repr(event):  # a new click
+    if lasso is None and st.session_state.get("latent:last_click") != repr(event):  # a new click
         st.session_state["latent:last_click"] = repr(event)
         choice = explorer.resolve_click(dataset, event, xy, controller)
     if preset_file is not None and st.session_state.get("latent:preset_id") != preset_file.file_id:
