@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,15 @@ import pytest
 TINY_EFFECTS = ("overdrive", "delay", "ambience")
 TINY_ESTIMATOR_EFFECTS = ("overdrive", "delay")
 """Effects of the tiny home with a tiny settings estimator too (the ambience's match uses its controller)."""
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Put pytest's ``__main__`` back after each test: Streamlit's ``AppTest`` leaves the last page it ran
+    there, and the worker processes of a Dask local cluster started later (spawned) would run that page."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
