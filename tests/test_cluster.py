@@ -20,7 +20,9 @@ KS = (0, 5)
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def home(tiny_home, tmp_path_factory):
+    """This module's data folder. The session's ``tiny_home`` (for the evaluate tests) is made first, so that
+    the variable goes back to it afterwards, not to unset: training would then write to ``precomputed/``."""
     root = build_home(tmp_path_factory.mktemp("cluster_home"), ("overdrive",))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DAFX_EXPLORER_HOME", str(root))
