@@ -289,12 +289,18 @@ def cmd_automate(args) -> int:
     return 0
 
 
+def estimator_training_config(args):
+    """The ``EstimatorTrainingConfig`` that ``train-estimator`` builds from its parsed arguments."""
+    from dafx_explorer import estimator
+
+    return estimator.EstimatorTrainingConfig(effect=args.effect, seed=args.seed, tiny=args.tiny,
+                                             **_given(steps=args.steps, batch_size=args.batch_size))
+
+
 def cmd_train_estimator(args) -> int:
     from dafx_explorer import estimator
 
-    given = _given(steps=args.steps, batch_size=args.batch_size)
-    config = estimator.EstimatorTrainingConfig(effect=args.effect, seed=args.seed, tiny=args.tiny, **given)
-    result = estimator.train_estimator(config, out_dir=args.out, resume=args.resume)
+    result = estimator.train_estimator(estimator_training_config(args), out_dir=args.out, resume=args.resume)
     if args.json:
         _print_json(result)
     return 0

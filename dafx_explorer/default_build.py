@@ -15,6 +15,8 @@ from dafx_explorer import effects
 
 PRECOMPUTE_POINTS = 1000
 LISTENING_EXAMPLES = 3
+ESTIMATOR_STEPS = 600
+"""Steps of 32 new pairs each that every shipped settings estimator trained for."""
 SHIPPED_ENCODER_EPOCHS = 39
 """The shipped β-VAE's epochs: what a lent GPU trained in its time (the CPU default is 24, for its 30-min budget)."""
 
@@ -27,11 +29,13 @@ def steps() -> list[list[str]]:
         ["train-encoder", "--kind", "vae", "--epochs", str(SHIPPED_ENCODER_EPOCHS)],
         ["train-encoder", "--kind", "vq", "--epochs", "3"],
         *(["train-controller", "--effect", name] for name in names),
+        *(["train-estimator", "--effect", name, "--steps", str(ESTIMATOR_STEPS)] for name in names),
         *(["precompute", "--effect", name, "--points", str(PRECOMPUTE_POINTS)] for name in names),
         ["precompute", "--combined"],
         ["listening-set", "--examples", str(LISTENING_EXAMPLES)],
         ["evaluate", "--pairs", "16", "--out", "precomputed/evaluation.json"],
         ["evaluate", "--pairs", "16", "--across", "--out", "precomputed/evaluation_across.json"],
+        ["evaluate", "--real", "--pairs", "16", "--out", "precomputed/evaluation_real.json"],
     ]
 
 

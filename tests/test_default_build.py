@@ -8,16 +8,22 @@ from pathlib import Path
 import pytest
 
 from dafx_explorer import default_build, effects, manifest
-from dafx_explorer.cli import build_parser, controller_training_config, encoder_training_config
+from dafx_explorer.cli import (
+    build_parser,
+    controller_training_config,
+    encoder_training_config,
+    estimator_training_config,
+)
 
 PRECOMPUTED = Path(__file__).resolve().parents[1] / "precomputed"
 VAE_ONLY = {"beta_max", "beta_cycle_steps", "aux_class_weight", "aux_settings_weight", "recon_pool"}
 """``EncoderTrainingConfig`` fields that training the VQ-VAE does not read (the β-VAE's loss and decoder)."""
 
 
-HOW_IT_RAN = {"--json": 0, "--resume": 0, "--workers": 1, "--device": 1, "--corpus": 1}
+HOW_IT_RAN = {"--json": 0, "--resume": 0, "--workers": 1, "--device": 1, "--corpus": 1, "--out": 1}
 """Options that change how a training run went (output, continuing, processes, device, reading the
-corpus from an export of the same build), not the config it trains, and how many values each takes."""
+corpus from an export of the same build, where the files went), not the config it trains, and how many
+values each takes."""
 
 
 def _without_how_it_ran(words: list[str]) -> list[str]:
@@ -64,7 +70,8 @@ def test_shipped_models_are_what_the_build_steps_make_with_todays_defaults():
     training defaults gives the recorded config: a changed default without a rebuild fails here."""
     shipped = json.loads((PRECOMPUTED / "manifest.json").read_text())["models"]
     plan = [" ".join(step) for step in default_build.steps()]
-    config_of = {"train-encoder": encoder_training_config, "train-controller": controller_training_config}
+    config_of = {"train-encoder": encoder_training_config, "train-controller": controller_training_config,
+                 "train-estimator": estimator_training_config}
     encoder_sha = manifest.file_sha256(PRECOMPUTED / "models" / "encoder_vae.safetensors")
     assert {"encoder_vae", "encoder_vq", *(f"controller_{name}" for name in effects.names())} <= set(shipped)
     for name, entry in shipped.items():

@@ -4,7 +4,7 @@ import numpy as np
 import pedalboard
 import pytest
 
-from dafx_explorer import effects, sources
+from dafx_explorer import corpus, effects
 from dafx_explorer.errors import EffectError
 from dafx_explorer.settings import SAMPLE_RATE as SR
 
@@ -33,8 +33,10 @@ def peak_normalized(y: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    """Three seconds of the built-in voice and guitar, summed (a busy, wide-band signal)."""
-    return 0.5 * (sources.generate("voice", seed=11, seconds=3.0) + sources.generate("guitar", seed=12, seconds=3.0))
+    """Real recordings: three seconds of studio speech, then three of recorded music (lincity-ng)."""
+    rng = np.random.default_rng(11)
+    speech, music = corpus.asterisk("eval", rng)[0], corpus.lincity("eval", rng, per_track=1)[0]
+    return np.concatenate([speech.samples[: 3 * SR], music.samples[: 3 * SR]])
 
 
 def render_plain(chain, audio: np.ndarray) -> np.ndarray:
