@@ -27,9 +27,12 @@ PAIRINGS = ("within", "across")
 
 def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, bundle: matching.Models,
                  refine_seconds: float = 0.0) -> dict:
-    """Mean MRSTFT (and standard error) per condition, ratios to the anchor, settings MAE, for one effect."""
-    distances = {c: [] for c in (*CONDITIONS, *(("refined",) if refine_seconds else ()))}
-    errors = {c: [] for c in (*SETTINGS_CONDITIONS, *(("refined",) if refine_seconds else ()))}
+    """Mean MRSTFT (and standard error) per condition, ratios to the anchor, settings MAE, for one effect;
+    without an estimator for the effect, ``match`` is the controller's and there is no ``estimator`` column."""
+    extra = ("refined",) if refine_seconds else ()
+    skipped = () if bundle.estimator is not None else ("estimator",)
+    distances = {c: [] for c in (*CONDITIONS, *extra) if c not in skipped}
+    errors = {c: [] for c in (*SETTINGS_CONDITIONS, *extra) if c not in skipped}
     match_seconds = []
     for pair in tqdm(pairs, desc=effect.name, leave=False):
         began = time.perf_counter()
@@ -37,9 +40,10 @@ def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Gener
                                 bundle=bundle)
         match_seconds.append(time.perf_counter() - began)
         settings = {"match": result.unrefined_params,
-                    "estimator": estimator.predict(bundle.estimator, pair["input"], pair["reference"]),
                     "controller": matching.predict(effect, pair["input"], pair["reference"], bundle),
                     "random": rng.random(effect.n_params)}
+        if bundle.estimator is not None:
+            settings["estimator"] = estimator.predict(bundle.estimator, pair["input"], pair["reference"])
         if refine_seconds:
             settings["refined"] = result.final_params
         for condition, p in settings.items():
@@ -53,7 +57,7 @@ def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Gener
             "ratio_to_random": {c: evaluation.ratio_to_random(v, distances["random"])
                                 for c, v in distances.items() if c != "random"},
             "param_mae": {**{c: float(np.mean(v)) for c, v in errors.items()}, "floor": 0.0},
-            "match_seconds": float(np.mean(match_seconds))}
+            "match_seconds": float(np.mean(match_seconds)), "predictor": result.predictor}
 
 
 def evaluate_real(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: int = 0,
@@ -80,15 +84,36 @@ def markdown(report: dict) -> str:
     for pairing in PAIRINGS:
         title = "within one recording" if pairing == "within" else "across recordings"
         lines += [f"**{title.capitalize()}** ({report['pairs']} pairs per effect; MRSTFT ÷ random; lower is better)",
-                  "", "| effect | match (95 % CI) | estimator | controller | identity (clean) | floor "
-                  "| random MRSTFT | MAE match | MAE controller | MAE random |", "| --- |" + " ---: |" * 9]
+                  "", "| effect | match predicts with | match (95 % CI) | estimator | controller | identity (clean) "
+                  "| floor | random MRSTFT | MAE match | MAE controller | MAE random |",
+                  "| --- | --- |" + " ---: |" * 9]
         for name, row in report[pairing].items():
             ratio, mae = row["ratio_to_random"], row["param_mae"]
             low, high = ratio["match"]["ci95"]
-            lines.append(f"| {name} | {ratio['match']['ratio']:.2f} ({low:.2f}–{high:.2f}) | "
-                         f"{ratio['estimator']['ratio']:.2f} | {ratio['controller']['ratio']:.2f} | "
+            estimator_ratio = f"{ratio['estimator']['ratio']:.2f}" if "estimator" in ratio else "—"
+            lines.append(f"| {name} | {row['predictor']} | {ratio['match']['ratio']:.2f} ({low:.2f}–{high:.2f}) | "
+                         f"{estimator_ratio} | {ratio['controller']['ratio']:.2f} | "
                          f"{ratio['identity']['ratio']:.2f} | {ratio['floor']['ratio']:.2f} | "
                          f"{row['mrstft']['random']:.3f} | {mae['match']:.3f} | {mae['controller']:.3f} | "
                          f"{mae['random']:.3f} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def training_table(manifest: dict) -> str:
+    """The shipped estimators' training, from the manifest: steps, new pairs seen, wall time, the
+    validation L1 untrained (all 0.5) and at its best step."""
+    lines = ["| effect | steps × pairs | pairs seen | wall time (min) | validation L1: untrained → best |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    total = 0.0
+    for name in effects.names():
+        entry = manifest.get("models", {}).get(f"estimator_{name}")
+        if entry is None:
+            continue
+        config, fit, seconds = entry["config"], entry["fit"], entry["wall_seconds"]
+        steps, batch = config["steps"], config["batch_size"]
+        total += seconds
+        lines.append(f"| {name} | {steps} × {batch} | {steps * batch} | {seconds / 60:.1f} "
+                     f"| {fit['initial_val_l1']:.3f} → {fit['best_val_l1']:.3f} |")
+    lines.append(f"| all | | | {total / 60:.1f} | |")
+    return "\n".join(lines) + "\n"

@@ -47,6 +47,7 @@ def test_evaluate_real_end_to_end_on_tiny_models(tiny_home, tmp_path, capsys):
             assert row["mrstft"]["floor"] == pytest.approx(0.0, abs=1e-6)
             assert row["param_mae"]["floor"] == 0.0 and 0.0 < row["param_mae"]["random"] < 1.0
             assert row["ratio_to_random"]["match"]["ratio"] > 0.0 and row["match_seconds"] > 0.0
+            assert row["predictor"] == "estimator" and "estimator" in row["ratio_to_random"]
             assert f"| {name} | " in printed
 
 
@@ -61,3 +62,18 @@ def test_train_estimator_cli_writes_an_estimator(tiny_home, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["effect"] == "ringmod"
     model, meta = estimator.load_estimator("ringmod", tmp_path)
     assert model.config.n_params == 2 and meta["extra"]["training"]["steps"] == 2
+
+
+def test_docs_show_the_shipped_real_benchmark_and_training():
+    import json as json_
+
+    from dafx_explorer.settings import REPO_ROOT
+
+    results = (REPO_ROOT / "docs" / "results.md").read_text()
+    report = json_.loads((REPO_ROOT / "precomputed" / "evaluation_real.json").read_text())
+    assert real_benchmark.markdown(report) in results
+    manifest = json_.loads((REPO_ROOT / "precomputed" / "manifest.json").read_text())
+    assert real_benchmark.training_table(manifest) in results
+    files = (REPO_ROOT / "precomputed" / "models").glob("estimator_*.safetensors")
+    shipped = {path.stem.removeprefix("estimator_") for path in files}
+    assert shipped == {name for name, row in report["within"].items() if row["predictor"] == "estimator"}
