@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine-seconds", type=float, default=0.0,
                    help="search around the prediction for this long (s); helps when the reference is the same "
                         "kind of material as the input; where their textures differ too much, the prediction is "
-                        "kept, with any setting measured off the reference (README, Results)")
+                        "kept, with any setting measured off the reference (docs/research-log.md)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_match)
 
@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_options(p)
     output = p.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
-    output.add_argument("--markdown", action="store_true", help="print the README's results and probe tables")
+    output.add_argument("--markdown", action="store_true", help="print the results and probe tables of docs/results.md")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("listening-set", help="build the MUSHRA stimuli")

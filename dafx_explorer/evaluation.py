@@ -339,7 +339,7 @@ def format_table(report: dict) -> str:
 
 
 def markdown_tables(report: dict) -> str:
-    """The README's results table (MRSTFT mean ± standard error, no ± from a single pair; ratios to
+    """docs/results.md's held-out results table (MRSTFT mean ± standard error, no ± from a single pair; ratios to
     the random anchor with their 95 % intervals; settings MAE) and, where the report has latent
     figures, its probe-R² table."""
     def ratio(row: dict, condition: str) -> str:

@@ -1,4 +1,5 @@
-"""README.md's set-up commands are the ones CI runs, and its tables are filled in."""
+"""README.md is a short product page: its set-up commands are the ones CI runs, it stays under 12 KB,
+and its links lead somewhere."""
 
 import re
 
@@ -26,3 +27,9 @@ def test_ci_runs_the_readme_test_command():
 
 def test_no_placeholders_left():
     assert "PLACEHOLDER" not in README and "TBD" not in README
+
+
+def test_readme_is_a_short_product_page():
+    size = len((REPO_ROOT / "README.md").read_bytes())
+    assert size <= 12_288, f"README.md is {size} bytes; move detail into docs/ (at most 12 KB)"
+
