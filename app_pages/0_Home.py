@@ -8,15 +8,14 @@ st.set_page_config(page_title="DAFX Explorer", page_icon="🎛️", layout="wide
 
 st.title("DAFX Explorer")
 st.markdown(
-    "Explore and control digital audio effects through a learned latent space. "
-    "Thousands of settings of each effect are laid out on a 2-D map organised by how they "
-    "**sound**: click anywhere on the map to hear it, compare the settings a neural controller "
-    "predicts with the true ones, match the style of a reference recording, and run listening tests."
+    "Explore an audio effect by ear: thousands of its settings are laid out on a map where settings that "
+    "**sound** alike sit together. Click the map to hear them, find the settings that make your recording "
+    "sound like a reference, or take part in a listening test."
 )
 
 st.subheader("Where to go")
 for script, title, icon, summary in ui.PAGES:
-    st.page_link(script, label=f"**{title}** — {summary}", icon=icon)
+    st.page_link(script, label=f"**{title}** — {summary}", icon=icon, help=f"Open the {title} page.")
 
 st.subheader("Loaded data")
 st.dataframe(ui.data_status_table(), hide_index=True, width="stretch")

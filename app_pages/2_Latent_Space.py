@@ -43,14 +43,27 @@ def encoder_label(encoder: str) -> str:
 
 
 st.title("Latent Space")
+st.markdown("See how the model arranges the sounds of all effects on one map, and how each effect's map "
+            "follows its knobs.")
+with st.expander("About this page"):
+    st.markdown(
+        "Every point is one setting of an effect, rendered on a clip and embedded by the chosen encoder (the "
+        "β-VAE or the VQ-VAE); UMAP projects the embeddings to two dimensions. *All effects* projects every "
+        "dataset together, coloured by effect, and counts the points whose 5 nearest neighbours are mostly "
+        "of their own effect (leave-one-out). *Domain colouring* paints one effect's map with a 2-D colour "
+        "map (hue: direction from the map's centre; colourfulness: distance from it; light grey in the "
+        "middle), then shows every pair of parameters with each point in its map colour: smooth colour "
+        "fields there mean the map is organised by those parameters. *Supervised points* (k) guide the "
+        "projection with k labelled brightness and depth changes; 0 is plain unsupervised UMAP."
+    )
 home = str(get_settings().home)
 all_effects, domain = st.tabs(["All effects", "Domain colouring"])
 
 with all_effects:
-    st.markdown("Every dataset's embeddings projected together with UMAP, coloured by effect: "
-                "is each effect its own region?")
+    st.markdown("Every effect's settings on one map, one colour per effect: where an effect keeps to its own "
+                "region, the model hears it as different from the others.")
     combined_encoder = st.radio("Encoder", tuple(explorer.ENCODER_LABELS), key="space:combined_encoder",
-                                horizontal=True, format_func=encoder_label)
+                                horizontal=True, format_func=encoder_label, help=ui.ENCODER_HELP)
     try:
         figure, agreement = get_combined_map(home, combined_encoder)
         st.plotly_chart(figure, key="space:combined", config={"displaylogo": False})
@@ -60,28 +73,27 @@ with all_effects:
         st.info(f"The combined map is not available ({error}). Build it with: `{store.COMBINED_COMMAND}`")
 
 with domain:
-    st.markdown(
-        "The map painted with a 2-D colour map: each point's colour is a function of where it landed "
-        "(hue = direction from the map's centre, colourfulness = distance from it; light grey in the middle). "
-        "Below, for every pair of parameters, the same points in parameter space, each in its map colour. "
-        "Smooth colour fields mean the map is organized by those parameters."
-    )
+    st.markdown("One effect's map painted in colours by position, and below it every pair of knobs with each "
+                "setting in its map colour: smooth colours there mean the map follows those knobs.")
     names = store.list_datasets(home)
     if not names:
         st.info("No precomputed datasets were found. Build one with: "
                 "`python -m dafx_explorer precompute --effect overdrive`")
         st.stop()
     controls = st.columns([2, 1, 1])
-    name = controls[0].selectbox("Effect (dataset)", names, key="space:dataset")
+    name = controls[0].selectbox("Effect (dataset)", names, key="space:dataset",
+                                 help="Which effect's map to paint. Each map holds many settings of one effect "
+                                      "applied to one clip.")
     try:
         dataset = get_dataset(home, name)
     except DafxError as error:
         st.error(str(error))
         st.stop()
     encoder = controls[1].radio("Encoder", dataset.encoders, key="space:encoder", horizontal=True,
-                                format_func=encoder_label)
+                                format_func=encoder_label, help=ui.ENCODER_HELP)
     k = controls[2].selectbox("Number of supervised points", dataset.ks, key="space:k",
-                              format_func=lambda v: f"{v} (unsupervised)" if v == 0 else str(v))
+                              format_func=lambda v: f"{v} (unsupervised)" if v == 0 else str(v),
+                              help=ui.SUPERVISED_HELP)
     map_figure, pairs_figure = get_domain_figures(home, name, encoder, k)
     map_column, key_column = st.columns([4, 1])
     map_column.plotly_chart(map_figure, key="space:map", config={"displaylogo": False})

@@ -1,7 +1,7 @@
 """Style Match: which settings of an effect make an input sound like a reference.
 
-The controller predicts the settings as soon as an input and a reference are chosen;
-refinement (CMA-ES within a time budget) runs on request.
+The effect's settings estimator (or the β-VAE controller where it has none) predicts the settings as
+soon as an input and a reference are chosen; refinement (CMA-ES within a time budget) runs on request.
 """
 
 import streamlit as st
@@ -49,24 +49,34 @@ def choose(role: str, effect, processed: bool):
     st.subheader(role.capitalize())
     origins = [CLIP, PROCESSED_CLIP, PRESET_CLIP, UPLOAD] if processed else [CLIP, UPLOAD]
     origin = st.radio("From", origins, index=origins.index(PROCESSED_CLIP) if processed else 0,
-                      key=f"style_match_{role}_origin", horizontal=True)
+                      key=f"style_match_{role}_origin", horizontal=True,
+                      help=(f"Where the {role} comes from: a clip shipped with the app, that clip through the effect "
+                            "at random settings or through a preset you upload (so you can check the answer), "
+                            "or a recording of your own." if processed else
+                            f"Where the {role} comes from: a clip shipped with the app, or a recording of your own."))
     target = None
     try:
         if origin == UPLOAD:
             upload = st.file_uploader(f"{role.capitalize()} audio file", type=list(style_match.UPLOAD_TYPES),
                                       max_upload_size=get_settings().max_file_bytes // 2**20,
-                                      key=f"style_match_{role}_upload")
+                                      key=f"style_match_{role}_upload",
+                                      help="WAV, FLAC, OGG, MP3 or AIFF, at any sample rate, mono or stereo. "
+                                           "The model listens to about five seconds of it; the whole file "
+                                           "is processed.")
             if upload is None:
                 st.info("Upload a recording (WAV, FLAC, OGG, MP3 or AIFF; any rate, any channels).")
                 return None
             identity, samples = f"upload:{upload.file_id}", decode_upload(upload.file_id, upload)
         else:
-            name = st.selectbox("Clip", sources.builtin_clips(), key=f"style_match_{role}_clip")
+            name = st.selectbox("Clip", sources.builtin_clips(), key=f"style_match_{role}_clip",
+                                help="A short clip shipped with the app.")
             sources_dir = str(get_settings().sources_dir)
             identity, samples = f"clip:{sources_dir}/{name}", get_clip(name, sources_dir)
             if origin == PROCESSED_CLIP:
                 seed = int(st.number_input("Random settings (seed)", min_value=0, value=0, step=1,
-                                           key=f"style_match_{role}_seed"))
+                                           key=f"style_match_{role}_seed",
+                                           help="Each number gives another random setting of the effect; the "
+                                                "same number always gives the same one."))
                 samples, target = style_match.processed_reference(effect, samples, seed=seed)
                 identity += f"|{effect.name}:{seed}"
             elif origin == PRESET_CLIP:
@@ -89,19 +99,25 @@ def choose(role: str, effect, processed: bool):
 
 
 st.title("Style Match")
-st.markdown("Choose an input and a reference: the controller predicts the settings of the effect that make the "
-            "input sound like the reference. Refinement then searches around the prediction for a few seconds. "
-            "The page opens with the input's own clip through the effect, at random settings, as the reference: "
-            "the table shows the settings it was made with beside the prediction.")
-st.caption("Refinement compares textures (spectrum, movement, echoes) of the result and the reference, so it helps "
-           "when the reference is the same kind of material as the input, such as another part of the same "
-           "recording. Where their textures differ too much at the start, it keeps the prediction (with any setting "
-           "it measured off the reference) instead of searching. On held-out pairs across recordings it was then "
-           "better than or level with the prediction for 7 of the 8 effects, and clearly better only for the delay, "
-           "the ambience and the ring modulator, whose echo time, pre-delay and carrier it measures. Listen to both "
-           "below.")
+st.markdown("Choose an input and a reference, and get the settings of the effect that make the input sound like "
+            "the reference. Listen to the result, refine it with a short search, and export the settings as a preset.")
+with st.expander("About this page"):
+    st.markdown(
+        "A model trained for the effect listens to both recordings and predicts its settings: the effect's "
+        "settings estimator where it has one, otherwise the β-VAE controller. A delay's echo time, a reverb's "
+        "pre-delay and a ring modulator's carrier are also read straight off the reference. The page opens with "
+        "a shipped clip as the input and the same clip through the effect at random settings as the reference, "
+        "so the settings it was made with show beside the prediction. Figures are in the project's "
+        "docs/results.md."
+    )
+    st.caption("Refinement compares textures (spectrum, movement, echoes) of the result and the reference, so it "
+               "helps when the reference is the same kind of material as the input, such as another part of the "
+               "same recording. Where their textures differ too much at the start, it keeps the prediction (with "
+               "any setting measured off the reference) instead of searching. Listen to both results below.")
 
-effect = effects.get(st.selectbox("Effect", effects.names(), key="style_match_effect"))
+effect = effects.get(st.selectbox("Effect", effects.names(), key="style_match_effect",
+                                  help="The effect whose settings to find. The result is the input through this "
+                                       "effect."))
 left, right = st.columns(2)
 with left:
     chosen_input = choose("input", effect, processed=False)
@@ -125,9 +141,12 @@ settings_area = st.container()
 budget_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
 budget = budget_column.slider("Refinement time budget (s)", min_value=1, max_value=20, value=5,
                               key="style_match_refine_seconds",
-                              help="CMA-ES searches around the prediction for about this long and keeps the best "
-                                   "settings it finds, never worse than the prediction on its objective.")
-if button_column.button("Refine", key="style_match_refine", width="stretch"):
+                              help="How long Refine may try settings near the prediction, in seconds. It keeps "
+                                   "the closest match to the reference it finds, and keeps the prediction when "
+                                   "nothing sounds closer.")
+if button_column.button("Refine", key="style_match_refine", width="stretch",
+                        help="Try settings near the prediction for the time budget, then play the refined result "
+                             "beside the predicted one."):
     bar = st.progress(0.0, text="Refining…")
     try:
         outcome = matching.match(effect, input_audio, reference_audio, refine_seconds=budget,
@@ -187,7 +206,11 @@ st.subheader("Export")
 snippet = presets.snippet(effect, result.final_params)
 left, right = st.columns(2)
 left.download_button("JSON preset", presets.preset_json(effect, result.final_params),
-                     file_name=presets.file_name(effect, ".json"), mime="application/json")
-right.download_button("Python snippet", snippet, file_name=presets.file_name(effect, ".py"), mime="text/x-python")
+                     file_name=presets.file_name(effect, ".json"), mime="application/json",
+                     help="The settings shown above as a file you can load again here, on the command line "
+                          "(render --preset) or read into your own code.")
+right.download_button("Python snippet", snippet, file_name=presets.file_name(effect, ".py"), mime="text/x-python",
+                      help="A short Python script that rebuilds this effect with these settings using the "
+                           "pedalboard library.")
 with st.expander("Python snippet source"):
     st.code(snippet, language="python")

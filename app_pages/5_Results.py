@@ -12,6 +12,8 @@ from dafx_explorer.settings import get_settings
 
 st.set_page_config(page_title="Results · DAFX Explorer", page_icon="📊", layout="wide")
 st.title("Results")
+st.markdown("The listening-test answers and the objective evaluation, for whoever runs the study. Every table "
+            "can be downloaded as CSV.")
 
 settings = get_settings()
 if not settings.admin_password:
@@ -19,7 +21,9 @@ if not settings.admin_password:
                "`DAFX_EXPLORER_ADMIN_PASSWORD` before starting the app, e.g. "
                "`DAFX_EXPLORER_ADMIN_PASSWORD='…' streamlit run app.py`.")
     st.stop()
-entered = st.text_input("Admin password", type="password", key="admin_password")
+entered = st.text_input("Admin password", type="password", key="admin_password",
+                        help="The password set in DAFX_EXPLORER_ADMIN_PASSWORD when the app was started. "
+                             "Participants never need it.")
 if not analysis.password_matches(entered, settings.admin_password):
     if entered:
         st.error("Wrong password.")
@@ -35,7 +39,8 @@ def table(frame, name: str) -> None:
     """Show a table with a CSV download button."""
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(f"Download {name} (CSV)", frame.to_csv(index=False), key=f"csv:{name}",
-                       file_name=f"{name.replace(' ', '_')}.csv", mime="text/csv")
+                       file_name=f"{name.replace(' ', '_')}.csv", mime="text/csv",
+                       help="This table as a CSV file, for a spreadsheet or your own analysis.")
 
 
 def show_evaluation(path, key: str, caption: str, *, if_missing: str = "", leave_out: tuple[str, ...] = ()) -> None:
@@ -86,11 +91,16 @@ with mushra_tab:
         screening = analysis.post_screening(ratings)
         flagged = screening.loc[screening["flagged"], "session_id"].tolist()
         exclude = st.checkbox(f"Leave out the {len(flagged)} assessor(s) flagged by post-screening",
-                              value=False, key="exclude_flagged", disabled=not flagged)
+                              value=False, key="exclude_flagged", disabled=not flagged,
+                              help="Post-screening flags listeners who often rated the hidden reference (the "
+                                   "original itself) low, a sign they were not listening closely. Tick to leave "
+                                   "their ratings out of the plot and the summary.")
         kept = ratings[~ratings["session_id"].isin(flagged)] if exclude else ratings
         sets = sorted(set(ratings["listening_set"]), reverse=True)  # ISO times: newest first
         if len(sets) > 1:  # a rebuilt set reuses trial ids with other stimuli: plot one set at a time
-            shown = st.selectbox("Listening set (when it was built)", sets, key="mushra_set")
+            shown = st.selectbox("Listening set (when it was built)", sets, key="mushra_set",
+                                 help="Rebuilding the listening set changes the sounds behind each trial, so "
+                                      "ratings are shown one set at a time, newest first.")
             kept = kept[kept["listening_set"] == shown]
         st.plotly_chart(analysis.mushra_figure(kept), key="mushra_box")
         st.markdown("**Summary per listening set, effect and condition**")

@@ -17,7 +17,7 @@ PAGES = (
     ("app_pages/1_Latent_Controller.py", "Latent Controller", ":material/tune:",
      "click the map of an effect's settings and hear the result."),
     ("app_pages/2_Latent_Space.py", "Latent Space", ":material/scatter_plot:",
-     "all effects in one map, and domain-colouring views of each."),
+     "all effects on one map, and how each effect's map follows its knobs."),
     ("app_pages/3_Style_Match.py", "Style Match", ":material/graphic_eq:",
      "bring an input and a reference; get the settings, the audio and a preset."),
     ("app_pages/4_Listening_Test.py", "Listening Test", ":material/headphones:",
@@ -27,6 +27,15 @@ PAGES = (
 )
 """The app's pages after Home: (script relative to the repository root, title, icon, one line on what it
 does). A page's URL is its title with underscores, e.g. ``/Style_Match``."""
+
+ENCODER_HELP = ("Which trained model listened to the sounds and placed them on the map. The β-VAE makes "
+                "smoother maps; the VQ-VAE is an alternative to compare with.")
+"""Tooltip of the pages' encoder choice."""
+
+SUPERVISED_HELP = ("How many of the brightest, darkest, deepest and thinnest sounds guide the layout of the map. "
+                   "0 lets the map arrange itself by sound alone; more makes brightness and depth read more "
+                   "clearly across it.")
+"""Tooltip of the pages' choice of supervised points (k)."""
 
 
 @functools.cache
