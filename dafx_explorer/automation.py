@@ -1,26 +1,15 @@
 """Latent paths: a route drawn across a dataset's map becomes automation of the effect's settings.
 
-The route (map positions in drawing order, e.g. a Plotly lasso, :func:`parse_route`) is
-simplified to its bends (:func:`simplify`, Ramer–Douglas–Peucker). At each bend the embedding
-is interpolated from the nearest points exactly as an empty-space click does
-(:func:`explorer.inverse_distance_weights`); between bends it moves on the straight line in
-latent space. The route is travelled at constant speed over the chosen duration, one step every
-:data:`STEP_SECONDS`, and the controller predicts the settings of every step (:func:`automate`);
-between two bends each setting is then held to move monotonically from the one bend's
-prediction to the next (:func:`monotone_between`), so a straight stroke is a morph that never
-doubles back (interpolating every step from the nearest points instead makes settings wander
-back and forth as the route passes points).
+The route is simplified to its bends (:func:`simplify`); at each bend the embedding is interpolated
+from the nearest points as an empty-space click does, and between bends it moves in a straight line in
+latent space. Travelled at constant speed, one step every :data:`STEP_SECONDS`, the controller predicts
+every step's settings (:func:`automate`), and each setting moves monotonically between two bends
+(:func:`monotone_between`), so a straight stroke is a morph that never doubles back.
 
-Rendering (:func:`render`) blends, sample by sample, fixed-setting renders of consecutive steps
-(triangular weights: a linear crossfade that spans the whole step), each render fed the input
-from its start so that delays and reverbs ring as they would at that setting. Where a setting
-enters the output linearly (a wet/dry mix) the blend equals a per-sample ramp of that setting.
-The ring modulator is ramped per sample instead (:func:`ramp_ring_modulator`): its carrier's
-phase accumulates, so a sweep neither clicks nor beats. :func:`discontinuity` measures the
-largest kink in a signal, to compare a route's render with fixed-setting renders.
-
-:func:`render_steps` and :func:`ramp_ring_modulator` use numpy only: :func:`snippet` copies them
-into the exported script, which therefore renders the same samples.
+:func:`render` crossfades fixed-setting renders of consecutive steps, each fed the input from its start
+so delays and reverbs ring as they would; the ring modulator is ramped per sample instead
+(:func:`ramp_ring_modulator`), so a carrier sweep neither clicks nor beats. Both use numpy only, so the
+exported script (:func:`snippet`) renders the same samples. See docs/latent-paths.md.
 """
 
 from __future__ import annotations

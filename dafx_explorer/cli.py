@@ -16,6 +16,7 @@ from pathlib import Path
 from dafx_explorer.errors import DafxError
 
 EXIT_BAD_INPUT = 2
+"""Exit status of every command given bad input (a file, a name, a value), after one line on stderr."""
 
 
 class _Parser(argparse.ArgumentParser):

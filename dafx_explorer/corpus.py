@@ -1,30 +1,17 @@
-"""Clean recordings for training and evaluation.
+"""Clean recordings for training and evaluation, and where each came from.
 
-Where the material comes from (each recording records its origin, and the manifest lists
-what a model saw):
+The models need many kinds of material, so the corpus gathers: ``generated`` (the project's own
+synthetic clips, :mod:`dafx_explorer.sources`), ``sonic-pi`` (Debian's recorded loops, and one-shots
+arranged into rhythm patterns), ``wesnoth`` (recorded game music), ``speech`` (``espeak-ng`` with many
+voices), ``fluidsynth`` (random General-MIDI phrases), ``asterisk`` (studio voice prompts of five
+speakers; the Italian one is held out entirely), ``lincity`` (recorded music, held out entirely) and
+``folder`` (the user's files). Each recording keeps its origin, and the manifest lists what a model saw.
 
-- ``generated``: the project's own synthetic clips (:mod:`dafx_explorer.sources`);
-- ``sonic-pi``: recorded loops and one-shots of Debian's ``sonic-pi-samples`` (one-shots are
-  arranged into random rhythm patterns);
-- ``wesnoth``: recorded acoustic and orchestral music of Debian's ``wesnoth-1.16-music``;
-- ``speech``: sentences spoken by ``espeak-ng`` with many voices, rates and pitches;
-- ``fluidsynth``: random phrases on General-MIDI instruments rendered by ``fluidsynth`` with
-  ``fluid-soundfont-gm``;
-- ``asterisk``: real studio speech, the voice prompts of Debian's ``asterisk-core-sounds-*-g722``
-  (five speakers in five languages; the Italian speaker is held out entirely);
-- ``lincity``: recorded music of Debian's ``lincity-ng-data`` (held out entirely);
-- ``folder``: any folder of audio files given by the user.
-
-:func:`real` is the real-recordings split of the settings estimator and ``evaluate --real``:
-only recorded material, and its held-out part shares no speaker or track with training.
-
-A built split can be written to a folder (:func:`export`, ``python -m dafx_explorer
-corpus-export``) and read back with its names and origins (:func:`load_exported`), so a
-machine without the Debian packages (a lent GPU machine, say) can train on it.
-
-Everything is split once into training and held-out material by a stable hash of each
-recording's name (one in five held out), and generated clips by seed (seeds ≥
-``sources.EVAL_SEED_START`` are held out), so ``evaluate`` never hears what training heard.
+Everything is split once into training and held-out material by a stable hash of each name (one in
+five held out; generated clips by seed), so ``evaluate`` never hears what training heard. :func:`real`
+is the recorded-only split of the settings estimator and ``evaluate --real``. A built split can be
+written to a folder and read back (:func:`export`, :func:`load_exported`, ``corpus-export``), for a
+machine without the Debian packages.
 """
 
 from __future__ import annotations
@@ -49,19 +36,25 @@ RECORDING_SECONDS = 12.0
 """Length of every corpus recording (s): long enough for two different analysis windows."""
 
 SONIC_PI_DIR = Path("/usr/share/sonic-pi/samples")
+"""Debian's ``sonic-pi-samples``: loops and one-shots."""
 WESNOTH_DIR = Path("/usr/share/games/wesnoth/1.16/data/core/music")
+"""Debian's ``wesnoth-1.16-music``: recorded acoustic and orchestral tracks."""
 SILENCE_RMS = 1e-3
 """Recordings quieter than this RMS (-60 dBFS) before normalization are left out: raised to
 speech level, a noise floor would train as content."""
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+"""Debian's ``fluid-soundfont-gm``, the instruments of the fluidsynth renders."""
 ASTERISK_DIR = Path("/usr/share/asterisk/sounds")
+"""Debian's ``asterisk-core-sounds-*-g722``: studio voice prompts, one folder per speaker."""
 ASTERISK_SPEAKERS = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June",
                      "it": "it_IT_m_Carlo", "ru": "ru_RU_f_IvrvoiceRU"}
 """Language → folder of each asterisk speaker (Allison speaks both English and Spanish)."""
 ASTERISK_HELD_OUT = "it"
 """The language whose speaker (the only male one) no model trains on."""
 LINCITY_DIR = Path("/usr/share/games/lincity-ng/music/default")
+"""Debian's ``lincity-ng-data`` music: three recorded tracks, all held out."""
 G722_BYTES_PER_SECOND = 8000
+"""Bytes per second of a G.722 file (64 kbit/s), to find a prompt's length without decoding it."""
 PROMPT_GAP_SECONDS = 0.25
 """Silence between the voice prompts joined into one speech recording (s)."""
 LICENCES = {
@@ -77,6 +70,7 @@ LICENCES = {
 }
 """Where each origin comes from and under which licence (recorded in the manifest)."""
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+"""File endings read from a user's folder."""
 
 SENTENCES = (
     "The tape machine hummed quietly while the band tuned their instruments.",
@@ -110,8 +104,11 @@ SENTENCES = (
     "Sharp consonants and long vowels reveal the character of a room.",
     "The engineer raised the fader and the vocals filled the mix.",
 )
+"""English sentences of the espeak-ng speech (three per utterance); some are held out by hash."""
 VOICES = ("en", "en-us", "en-gb-scotland", "de", "fr", "es", "it", "nl", "pt", "sv")
+"""espeak-ng languages the speech is spoken in."""
 VARIANTS = ("m1", "m3", "m5", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt3", "whisper", "croak")
+"""espeak-ng voice variants (male, female, formant-synthesis, whisper and croak voices)."""
 GM_PROGRAMS = (0, 4, 11, 19, 24, 25, 27, 29, 32, 33, 40, 42, 48, 56, 61, 65, 71, 73, 80, 88)
 """General-MIDI programs: pianos, organ, guitars, basses, strings, brass, reeds, flute, synths."""
 

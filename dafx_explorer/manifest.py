@@ -19,6 +19,7 @@ from pathlib import Path
 from dafx_explorer.settings import get_settings
 
 LIBRARIES = ("torch", "numpy", "pedalboard", "librosa", "umap-learn", "streamlit", "soundfile")
+"""Libraries whose versions each manifest entry records."""
 
 
 def file_sha256(path: Path | str) -> str:

@@ -39,8 +39,11 @@ ENCODER_FILES = {"vae": "encoder_vae.safetensors", "vq": "encoder_vq.safetensors
 """Shipped encoder weights in ``settings.models_dir``, by encoder kind."""
 
 TRAIN_ENCODER_COMMAND = "python -m dafx_explorer train-encoder --kind {kind}"
+"""The command a missing-encoder error suggests."""
 TRAIN_CONTROLLER_COMMAND = "python -m dafx_explorer train-controller --effect {effect}"
+"""The command a missing-controller error suggests."""
 DEFAULT_REBUILD_HINT = "python -m dafx_explorer train-encoder / train-controller (see precomputed/manifest.json)"
+"""What an error about a model file of unknown kind suggests."""
 
 
 # --------------------------------------------------------------------------- configurations

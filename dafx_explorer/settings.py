@@ -25,6 +25,7 @@ WINDOW = 131_072
 """Analysis window in samples (5.46 s at 24 kHz)."""
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The repository (or installed tree) root: ``precomputed/`` and ``data/`` are found from it."""
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,17 @@ EVAL_SEED_START = 1000
 """First seed reserved for held-out evaluation (seeds >= this never appear in training)."""
 
 BUILTIN_SEED = 0
+"""Seed of the shipped clips (``precomputed/sources/KIND.flac``)."""
 BUILTIN_SECONDS = 8.0
+"""Length of the shipped clips (s)."""
 TARGET_RMS_DB = -20.0
+"""Loudness of every generated clip: RMS in dBFS."""
 PEAK_LIMIT = 0.9
+"""Highest peak a generated clip may reach (full scale 1.0); the RMS is lowered to keep it."""
 MAX_SECONDS = 600.0
+"""Longest clip :func:`generate` makes (s)."""
 REBUILD_COMMAND = "python -m dafx_explorer sources"
+"""The command that writes the shipped clips again, suggested when one is missing."""
 
 _SR = SAMPLE_RATE
 _MAJOR = (0, 2, 4, 5, 7, 9, 11)

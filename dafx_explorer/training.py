@@ -1,34 +1,19 @@
-"""Training the audio encoders and the per-effect controllers.
+"""Training the audio encoders and the per-effect controllers (``train-encoder``, ``train-controller``).
 
-Encoder (β-VAE or VQ-VAE): every epoch renders its own fresh set of analysis windows —
-random segments of the training corpus (:mod:`dafx_explorer.corpus`), each with a random
-gain and spectral tilt, eight in nine passed through one of the eight effects at random
-settings and one in nine left clean — and fits the model to their mel spectrograms; the
-next epoch's windows are rendered in the background (on a Dask cluster, :mod:`dafx_explorer.cluster`)
-while the current one trains, on the CPU or a CUDA GPU.
-Fresh windows matter: trained for more epochs on one fixed set, the encoder memorized it
-(training losses fell while the controllers built on it did not improve). The learning
-rate decays along a half cosine over the run. The
-β-VAE is semi-supervised: a linear head on its posterior mean must also tell which effect
-was applied (cross-entropy) and at which normalized settings (masked squared error), so the
-embedding keeps what an effect does even where reconstruction alone would blur it (echoes,
-reverb tails, modulation). β follows the
-cyclical cosine schedule of :func:`dafx_explorer.models.cyclical_beta`. The decoder
-reconstructs the mel image average-pooled 4× (``recon_pool``): a full-resolution decoder was
-two thirds of every training step's arithmetic, and with the time it saved the encoder reads
-about 1.5 times as many windows per minute (measured: the same losses per step).
+Encoder (β-VAE or VQ-VAE): every epoch renders a fresh set of analysis windows from the training
+corpus (:mod:`dafx_explorer.corpus`; random gain and tilt, eight in nine through one of the eight
+effects at random settings), in the background or on a Dask cluster while the previous set trains,
+on the CPU or a CUDA GPU. Fresh windows keep the encoder from memorizing a fixed set. The β-VAE is
+semi-supervised: a linear head on its posterior mean also tells which effect was applied and at
+which settings, so the embedding keeps what an effect does where reconstruction would blur it.
 
-Controller (one per effect): pairs (input, target) where the input is one segment of a
-recording and the target is the effect at random settings applied to a *different*
-segment of the same recording; the controller maps the two encoder embeddings to the
-normalized settings. Loss: mean squared error of the normalized settings. Effects are not
-differentiable (pedalboard), so an audio-domain loss would need a differentiable proxy of
-every effect; settings regression is exact, cheap, and its error is what ``evaluate``
-turns into audio distances.
+Controller (one per effect): fitted by settings regression on pairs of two segments of one recording,
+the input clean and the target through the effect at random settings. The effects are not
+differentiable, so regression is the exact and cheap loss; ``evaluate`` turns its error into audio
+distances. The measurements behind these choices are in docs/research-log.md.
 
-Each run keeps a checkpoint per epoch and a CSV of losses under ``runs/NAME/`` (``--resume``
-continues from it) and writes the final weights (safetensors + JSON) to the models folder
-and an entry to the manifest.
+Each run keeps a checkpoint per epoch and a CSV of losses under ``runs/NAME/`` (``--resume``), and
+writes its weights (safetensors + JSON) to the models folder and an entry to the manifest.
 """
 
 from __future__ import annotations
@@ -58,9 +43,13 @@ SETTINGS_OFFSETS = dict(zip(effects.names(), np.cumsum([0] + [effects.get(n).n_p
                             strict=False))
 """Where each effect's normalized settings start in the auxiliary head's settings block."""
 N_SETTINGS = sum(effects.get(n).n_params for n in effects.names())
+"""Normalized settings of all eight effects together: the auxiliary head's settings block."""
 AUX_OUTPUTS = len(EFFECT_CLASSES) + N_SETTINGS
+"""Outputs of the β-VAE's auxiliary head: one logit per effect class, then every effect's settings."""
 TINY_VAE = models.VAEConfig(channels=(4, 8, 8, 8), latent_dim=128, aux_outputs=AUX_OUTPUTS, recon_pool=2)
+"""The β-VAE of ``--tiny`` runs (tests and smoke runs): seconds to train."""
 TINY_VQ = models.VQVAEConfig(channels=(4, 8, 8, 8), code_dim=32, n_codes=16, pool_size=2)
+"""The VQ-VAE of ``--tiny`` runs."""
 MIN_SEGMENT_GAP = SAMPLE_RATE
 """Input and target segments of a controller pair start at least this many samples apart."""
 
@@ -71,15 +60,23 @@ class EncoderTrainingConfig:
 
     kind: str = "vae"
     epochs: int = 24
+    """Passes, each over a fresh set of windows; 24 fit the 30-minute budget on a 2-core CPU."""
     examples: int = 6000
     """Windows rendered for each epoch."""
     batch_size: int = 32
+    """Windows per training step."""
     learning_rate: float = 1e-3
+    """Adam's starting learning rate; it decays along a half cosine over the run."""
     beta_max: float = 1e-3
+    """Largest weight of the KL term (β) in each annealing cycle."""
     beta_cycle_steps: int = 97
+    """Length of one cyclical β cycle, in training steps (a prime number)."""
     clean_fraction: float = 1 / 9
+    """Share of the windows left clean (the rest go through one of the eight effects)."""
     aux_class_weight: float = 2.0
+    """Weight of the auxiliary effect classification (cross-entropy) in the β-VAE's loss."""
     aux_settings_weight: float = 10.0
+    """Weight of the auxiliary settings regression (masked squared error, normalized settings)."""
     recon_pool: int = 4
     """The β-VAE reconstructs the mel image average-pooled by this factor (see ``VAEConfig``)."""
     seed: int = 0
@@ -94,12 +91,19 @@ class ControllerTrainingConfig:
 
     effect: str
     pairs: int = 16000
+    """(input, target) pairs rendered and embedded once, then cached per encoder."""
     epochs: int = 150
+    """Passes over the pairs; the weights of the epoch with the best validation error are kept."""
     batch_size: int = 256
+    """Pairs per training step."""
     learning_rate: float = 1e-3
+    """AdamW's starting learning rate; cosine-annealed over the epochs."""
     weight_decay: float = 1e-4
+    """AdamW's weight decay."""
     dropout: float = 0.3
+    """Dropout after each hidden layer of the controller's MLP."""
     validation_fraction: float = 0.1
+    """Share of the pairs held back to choose the best epoch."""
     seed: int = 0
     audio_dirs: tuple[str, ...] = ()
     use_system_audio: bool = True

@@ -1,4 +1,8 @@
-"""Tables and Plotly figures shared by the Streamlit pages (no Streamlit calls here)."""
+"""Tables, Plotly figures and tooltips shared by the Streamlit pages (no Streamlit calls here).
+
+The pages stay thin: what they draw is built here, so tests check it without a browser, and the
+pages and the benchmarks draw the same figures.
+"""
 
 from __future__ import annotations
 
