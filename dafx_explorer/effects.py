@@ -1,26 +1,16 @@
 """Audio effects driven by normalized settings.
 
-An effect maps a vector of normalized settings ``p ∈ [0, 1]^n`` (in the order of
-``effect.params``) to real parameter values (``Param.to_real``) and renders mono
-float32 audio with them. The eight built-in effects (``names()``) are made of
-pedalboard's native processors and numpy, so they need no plugin files; any VST3
-plugin loads with ``load_vst3(path)`` and is driven the same way.
+An effect maps normalized settings ``p ∈ [0, 1]^n`` (in the order of ``effect.params``) to real values
+(``Param.to_real``) and renders mono float32 audio with them. The eight built-in effects (``names()``)
+are pedalboard's native processors and numpy, so they need no plugin files; a VST3 plugin loads with
+``load_vst3(path)`` and is driven the same way. Rendering is deterministic (processors built anew, LFOs
+and carriers from phase 0), the output has exactly the input's length (tails are trimmed) and is not
+normalized. ``effect.snippet(p)`` is Python source of ``process(audio, sample_rate)`` that renders the
+same samples, built from the very functions used here.
 
-Conventions
------------
-- Rendering is deterministic: every render builds its processors anew (plugins are
-  reset), LFOs and the ring-modulator carrier start at phase 0, so the same audio
-  and settings give the same samples.
-- The output has exactly the input's length: a tail that rings past the end of the
-  input (delay repeats, reverb decay) is trimmed, never appended.
-- The output is not normalized; gains are kept to moderate ranges.
-- ``effect.snippet(p)`` is Python source defining ``process(audio, sample_rate)`` that
-  renders the same samples as ``effect.render(audio, sample_rate, p)``: it carries
-  the very functions used here, with the real parameter values filled in.
-- Every stage an effect adds around its core pedalboard processor has an exact bypass
-  inside its range (``Param.bypass``): a tone filter's open end switches the filter out,
-  a 0 dB gain or a 0 ms pre-delay is none. So the plain processors are special cases:
-  ``from_pedalboard`` turns a chain of them into an effect's settings, e.g.
+Every stage an effect adds around its core processor has an exact bypass inside its range
+(``Param.bypass``), so plain pedalboard chains are special cases that ``from_pedalboard`` turns into
+settings (equal after peak normalization):
 
   ========== ==================================================================
   overdrive  ``Distortion`` → ``LowpassFilter`` → ``Gain`` (any of them)
@@ -33,8 +23,6 @@ Conventions
   ringmod    none (numpy); ``mix`` 0 is the dry input
   combo      ``HighpassFilter`` → ``Distortion`` → ``Gain`` (cabinet open)
   ========== ==================================================================
-
-  Equal after peak normalization (a Reverb's overall level differs).
 """
 
 from __future__ import annotations
@@ -53,6 +41,7 @@ import pedalboard
 from dafx_explorer.errors import AudioError, EffectError
 
 SCALES = ("linear", "log")
+"""How a normalized setting maps to its real range: evenly, or evenly in ratio (frequencies, times)."""
 MEASURED_KINDS = ("", "echo time", "carrier", "pre-delay")
 """Values of ``Param.measured``: how refinement reads a setting off a reference (empty: it does not)."""
 

@@ -1,26 +1,14 @@
 """Objective evaluation on held-out material (``python -m dafx_explorer evaluate``).
 
-For each effect, ``pairs`` held-out pairs are drawn: a recording of the corpus' held-out
-split (:func:`dafx_explorer.corpus.build`), an input segment ``x``, a different segment
-processed with new random settings ``p`` as the reference, and ``f(x, p)`` as the true
-target; with ``across`` (``evaluate --across``) the input is a segment of another held-out
-recording, as a user's reference usually is, and the target ``f(x, p)`` that input processed.
-Every condition's settings are applied to ``x`` and compared with the target by
-the multi-resolution STFT distance (:func:`mrstft`): the model's prediction, the refined
-prediction, random settings (the MUSHRA anchor), all-0.5 settings, and the clean input
-itself (identity). Settings errors are mean absolute errors of the normalized settings.
-With 16 pairs these means are noisy, so each effect also gets the standard error of each
-condition's mean and, for the model and the refined model, the ratio of their mean to the
-random anchor's with a 95 % bootstrap interval (pairs resampled together); every pair's
-distances are kept under ``per_pair``. Which setting limits the model is under
-``model_one_true``: per parameter, the model's mean MRSTFT with that one setting replaced by
-the true one.
-
-Latent structure: k-NN effect classification accuracy (5-fold cross-validated, k = 5) of
-embeddings of held-out renderings (eight effects and clean, each of another segment), and per
-parameter the cross-validated R² of a ridge probe from the embedding to the normalized setting;
-under ``one_window`` the same with the content held fixed, as in a Latent Controller dataset (one
-held-out window through each effect at many settings).
+Per effect, ``pairs`` held-out pairs are drawn from the corpus' held-out split: an input segment ``x``,
+another segment through new random settings ``p`` as the reference, and ``f(x, p)`` as the true target
+(with ``across``, the input comes from another recording, as a user's usually does). Each condition's
+settings (the model's prediction, with a measured setting, refined, random as the MUSHRA anchor, all
+0.5, and the clean input) are applied to ``x`` and scored by the multi-resolution STFT distance
+(:func:`mrstft`) to the target, with settings errors, standard errors and bootstrap intervals of the
+ratios to random, since 16 pairs are noisy; ``model_one_true`` says which setting limits the model.
+The latent figures (k-NN effect accuracy, linear-probe R² per setting, and the same within one window)
+say how well the embedding holds each effect. ``markdown_tables`` prints the tables of docs/results.md.
 """
 
 from __future__ import annotations

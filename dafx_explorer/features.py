@@ -1,39 +1,18 @@
-"""Spectrogram images for the encoders and the descriptors behind semi-supervised labels.
+"""Feature images for the encoders, statistics for style matching, and the descriptors of the maps.
 
-Features
---------
-``mel_features`` turns each analysis window (the first ``WINDOW`` samples, zero-padded) into a
-256 x 256 image: ``torch.stft`` (n_fft 2048, hop 512, Hann window, centred with zero padding,
-first 256 frames), the STFT magnitude divided by the window sum (a full-scale sine peaks at
-0.5), 256 mel bands from 20 Hz to 12 kHz (Slaney mel scale, area-normalized triangles, as
-``librosa.filters.mel``), compressed as ``magnitude ** 0.3`` and standardized with the fixed
-constants ``MEL_MEAN``/``MEL_STD``. ``linear_features`` is the same with linear-frequency bins
-instead of mel bands. Power-law compression (rather than log) is scale-equivariant and stays
-finite and bounded at silence. Both run without gradients (inside ``torch.no_grad``): they
-are inputs to models, not differentiable layers.
+``mel_features`` turns an analysis window into a standardized 256 × 256 image (``torch.stft``, 256 mel
+bands from 20 Hz to 12 kHz, magnitudes raised to ``COMPRESSION``); ``linear_features`` is the same with
+linear-frequency bins. A power law rather than a log keeps silence finite and scales with the signal.
+Both run without gradients: they feed models and are not layers. Batched ``torch.stft`` with a cached
+mel filter bank is the fast path where features feed a model on its device.
 
-Texture statistics
-------------------
-``texture_statistics`` summarizes a mel feature image by what an effect changes regardless
-of the notes played: the long-term spectrum (mean over frames of 64 pooled bands), how much
-each band moves (standard deviation over frames), and the normalized autocorrelation of the
-envelopes of 8 coarse bands at lags of 1 … 47 frames (21 ms … 1 s: echoes, reverb decay,
-modulation). Two segments of one recording through the same effect have similar statistics.
+``texture_statistics`` summarizes an image by what an effect changes whatever the notes: the long-term
+spectrum, how much each band moves, and the envelope autocorrelation from 21 ms to 1 s (echoes, reverb
+decay, modulation). ``onset_autocorrelation`` (2 ms frames) shows an echo as a peak at its delay, which
+is how a delay's echo time is read off a reference; ``autocorrelation`` places it to the sample.
 
-Onsets
-------
-``onset_autocorrelation`` is the autocorrelation of how fast the level rises, in 2 ms frames:
-an echo shows as a peak at its delay. Refinement reads a delay's echo time off it
-(:func:`dafx_explorer.matching.echo_times`), with ``autocorrelation`` of the waveforms for the
-last sample.
-
-Descriptors
------------
-All from the long-term power spectrum: the mean over Hann-windowed frames (``N_FFT`` long,
-half-overlapping) of the squared magnitude. ``brightness`` is its centroid in Hz, ``depth``
-the share of its energy below 200 Hz in dB; ``brightness_change`` is the ratio of two
-brightnesses in octaves and ``depth_change`` the difference of two depths in dB.
-``descriptor_changes`` gives both changes for many signals in one pass (numpy/scipy).
+``brightness`` (centroid of the long-term power spectrum, Hz) and ``depth`` (its share below 200 Hz,
+dB), and their changes between a render and its clean clip, pick the maps' labelled extreme points.
 """
 
 from __future__ import annotations
@@ -48,11 +27,17 @@ from dafx_explorer.errors import AudioError
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW
 
 N_MELS = 256
+"""Mel bands of the feature image (its height)."""
 N_FRAMES = 256
+"""STFT frames of the feature image (its width): the first 256 frames of the analysis window."""
 N_FFT = 2048
+"""STFT length in samples (85 ms at 24 kHz), Hann window."""
 HOP = 512
+"""STFT hop in samples (21 ms at 24 kHz)."""
 F_MIN = 20.0
+"""Lowest mel band edge (Hz)."""
 F_MAX = 12000.0
+"""Highest mel band edge (Hz): the Nyquist frequency at 24 kHz."""
 COMPRESSION = 0.3
 """Exponent applied to band magnitudes before standardization."""
 
@@ -61,9 +46,13 @@ COMPRESSION = 0.3
 # for every kind in sources.KINDS and s = 0..7 (40 clean clips, the shipped ones included),
 # computed once with feature_stats(); tests/test_features.py recomputes them.
 MEL_MEAN = 0.0273459
+"""Mean of the compressed mel magnitudes, subtracted in standardization."""
 MEL_STD = 0.0316622
+"""Standard deviation of the compressed mel magnitudes, divided out in standardization."""
 LINEAR_MEAN = 0.0401414
+"""Mean of the compressed linear-frequency magnitudes."""
 LINEAR_STD = 0.0539098
+"""Standard deviation of the compressed linear-frequency magnitudes."""
 
 DEPTH_CUTOFF_HZ = 200.0
 """Energy below this frequency counts as low end in ``depth``."""
@@ -203,7 +192,9 @@ def feature_stats(audio: np.ndarray | torch.Tensor, *, linear: bool = False) -> 
 
 
 TEXTURE_BANDS = 64
+"""Bands the 256 mel bands are pooled into for the texture spectrum and band movement."""
 TEXTURE_ENVELOPES = 8
+"""Coarse bands whose envelopes' autocorrelation the texture statistics keep."""
 TEXTURE_MAX_LAG = 47
 """Longest envelope autocorrelation lag in frames (1.0 s at hop 512, 24 kHz)."""
 
