@@ -42,8 +42,6 @@ from dafx_explorer.errors import AudioError, EffectError
 
 SCALES = ("linear", "log")
 """How a normalized setting maps to its real range: evenly, or evenly in ratio (frequencies, times)."""
-MEASURED_KINDS = ("", "echo time", "carrier", "pre-delay")
-"""Values of ``Param.measured``: how refinement reads a setting off a reference (empty: it does not)."""
 
 
 def _finite_array(values, what: str) -> np.ndarray:
@@ -81,11 +79,6 @@ class Param:
         The real value at which this setting's stage is switched out, so the effect renders
         exactly as without that stage (a tone filter's open end, 0 dB, a pre-delay of 0 ms);
         ``None`` when the setting is part of the core processor.
-    measured : str
-        How refinement reads this setting off a reference instead of searching for it
-        (:data:`dafx_explorer.matching.MEASUREMENTS`): ``"echo time"`` (seconds between a sound
-        and its repeat), ``"carrier"`` (Hz of a ring-modulation carrier), ``"pre-delay"`` (ms
-        before the ambience's reverb starts, :func:`reverb_onset`), or ``""`` (searched).
     """
 
     name: str
@@ -95,7 +88,6 @@ class Param:
     scale: str
     default: float
     bypass: float | None = None
-    measured: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -106,8 +98,6 @@ class Param:
             )
         if self.scale not in SCALES:
             raise EffectError(f"parameter {self.name}: scale must be one of {SCALES}, got {self.scale!r}")
-        if self.measured not in MEASURED_KINDS:
-            raise EffectError(f"parameter {self.name}: measured must be one of {MEASURED_KINDS}, got {self.measured!r}")
         if self.scale == "log" and self.minimum <= 0:
             raise EffectError(f"parameter {self.name}: a log scale needs minimum > 0, got {self.minimum}")
         if not self.minimum <= self.default <= self.maximum:
@@ -336,7 +326,7 @@ def reverb_onset(sample_rate: int) -> np.ndarray:
     """The first :data:`REVERB_ONSET_MS` of the ambience's wet impulse response with no pre-delay
     (room size and damping 0.5). Its first reflections (from 25 ms on) arrive at the same times at
     every room size and damping, so a pre-delay shifts this pattern as a whole, which is how
-    :func:`dafx_explorer.matching.predelay_times` finds it in a reference."""
+    :func:`dafx_explorer.readings.predelay_times` finds it in a reference."""
     impulse = np.zeros(int(sample_rate * REVERB_ONSET_MS / 1000.0), dtype=np.float32)
     impulse[0] = 1.0
     return process_ambience(impulse, sample_rate, room_size=0.5, damping=0.5, mix=1.0,
@@ -540,7 +530,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             PlainStage("Gain", {"gain_db": ("level_db",)}),
         ]),
         BuiltinEffect("delay", [
-            Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25, measured="echo time"),
+            Param("delay_seconds", 0.05, 1.0, "s", "log", 0.25),
             Param("feedback", 0.0, 0.9, "", "linear", 0.4),
             Param("mix", 0.0, 1.0, "", "linear", 0.4),
             Param("tone_hz", 1000.0, TONE_OPEN_HZ, "Hz", "log", 4000.0, bypass=TONE_OPEN_HZ),
@@ -551,7 +541,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             Param("room_size", 0.05, 0.95, "", "linear", 0.5),
             Param("damping", 0.0, 1.0, "", "linear", 0.5),
             Param("mix", 0.0, 1.0, "", "linear", 0.3, bypass=1.0),
-            Param("predelay_ms", 0.0, 100.0, "ms", "linear", 20.0, bypass=0.0, measured="pre-delay"),
+            Param("predelay_ms", 0.0, 100.0, "ms", "linear", 20.0, bypass=0.0),
         ], "room reverb", process_ambience, (run_chain,), [
             PlainStage("Reverb", {**_same("room_size", "damping"), "wet_level": ("mix",), "dry_level": ("mix",)},
                        _reverb_settings),
@@ -587,7 +577,7 @@ def _builtin_effects() -> dict[str, BuiltinEffect]:
             PlainStage("Gain", {"gain_db": ("makeup_db",)}),
         ]),
         BuiltinEffect("ringmod", [
-            Param("carrier_hz", 20.0, 2000.0, "Hz", "log", 200.0, measured="carrier"),
+            Param("carrier_hz", 20.0, 2000.0, "Hz", "log", 200.0),
             Param("mix", 0.0, 1.0, "", "linear", 0.75),
         ], "ring modulator", process_ringmod, ()),
         BuiltinEffect("combo", [

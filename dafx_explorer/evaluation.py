@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dafx_explorer import cluster, corpus, effects, manifest, matching, models, training
+from dafx_explorer import cluster, corpus, effects, manifest, matching, models, readings, training
 from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
@@ -341,7 +341,7 @@ def markdown_tables(report: dict) -> str:
         m, sem, mae = row["mrstft"], row["mrstft_sem"], row["param_mae"]
         cells = [f"{m[c]:.3f}" + ("" if sem[c] is None else f" ± {sem[c]:.3f}") for c in ("model", "refined", "random")]
         cells += [f"{m['mid']:.3f}", f"{m['identity']:.3f}", ratio(row, "model"),
-                  ratio(row, "measured") if matching.measured_parameter(effects.get(name)) is not None else "(none)",
+                  ratio(row, "measured") if readings.measured_parameter(effects.get(name)) is not None else "(none)",
                   ratio(row, "refined")]
         cells += [f"{mae[c]:.3f}" for c in ("model", "random", "mid")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -347,7 +347,7 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
     in [0, 1]; the model is given the input and the effect applied to the reference input
     with the true settings, and its prediction (and refined prediction, when
     ``refine_seconds`` > 0) become the conditions ``model`` and ``refined``; for an effect with a
-    setting measured off the reference (:func:`dafx_explorer.matching.measured_parameter`), the
+    setting measured off the reference (:func:`dafx_explorer.readings.measured_parameter`), the
     prediction with that setting measured, what ``match`` returns without refinement, is the
     condition ``measured``.
 
@@ -373,7 +373,7 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
     """
     from . import effects as effects_module
     from . import sources
-    from .matching import measured_parameter
+    from .readings import measured_parameter
 
     if match is None:
         from .matching import match

@@ -1,0 +1,165 @@
+"""Settings read straight off a reference: an echo time, a reverb's pre-delay, a ring modulator's carrier.
+
+A few per cent off in any of these loses most of what a match gains over random settings, which is
+finer than the estimator reads, while the reference's autocorrelation or spectrum gives them to the
+sample or a fraction of a hertz. Each reader takes the two analysis windows
+(:func:`dafx_explorer.audio.analysis_window`) cut once per match. Which setting of which effect is read,
+and how, is :data:`READERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+
+from dafx_explorer import effects, features
+from dafx_explorer.effects import Effect, Param
+from dafx_explorer.settings import SAMPLE_RATE
+
+ECHO_CANDIDATES = 1
+"""Echo times read off the onsets and tried, besides the one read off the whitened waveform."""
+ONSET_PEAKS = 8
+"""Peaks of the onset autocorrelation placed to the sample and ranked by :func:`echo_times`."""
+CARRIER_MEDIAN_BINS = 64
+"""Running-median length (spectrum bins of 0.18 Hz) against which :func:`carrier_frequencies` finds lines."""
+CARRIER_LINE_PROMINENCE = 3.5
+"""Prominence over the running median at which a second line at half or twice the first counts."""
+PREDELAY_PROMINENCE = 10.0
+"""How far (median absolute deviations) the best pre-delay match must stand above the median one."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a reader read off a reference.
+
+    Attributes
+    ----------
+    values : list of float
+        Likely values of the setting, real units, best first (empty: nothing read).
+    decisive : bool
+        Whether the first value is taken as it is; otherwise the refinement objective chooses between
+        the values and the prediction (:func:`dafx_explorer.matching.measured_start`).
+    """
+
+    values: list[float]
+    decisive: bool = False
+
+
+def echo_lags(param: Param) -> slice:
+    """Onset-autocorrelation lags (frames of ``features.ONSET_HOP``) that an echo-time range spans."""
+    hop = features.ONSET_HOP / SAMPLE_RATE
+    return slice(max(int(param.minimum / hop) - 1, 1), int(param.maximum / hop) + 2)
+
+
+def echo_times(param: Param, input_window: np.ndarray, reference_window: np.ndarray,
+               count: int = ECHO_CANDIDATES) -> Reading:
+    """Likely echo times (s) of the reference within the range of ``param``.
+
+    ``count`` come from the highest peaks of the reference's onset autocorrelation minus the input's
+    (the rhythm both share cancels), each placed to the sample on the waveforms' autocorrelations;
+    one more is the highest point of the reference's whitened autocorrelation minus the input's,
+    where an echo is a sharp copy whatever the notes. Where the two agree to the sample the reading
+    is decisive.
+    """
+    lags = echo_lags(param)
+    windows = np.stack([reference_window, input_window])
+    onsets = features.onset_autocorrelation(windows)
+    excess = onsets[0] - onsets[1]
+    inner = np.arange(lags.start, min(lags.stop, len(excess) - 1))  # lags.start >= 1
+    peaks = inner[(excess[inner] >= excess[inner - 1]) & (excess[inner] >= excess[inner + 1])]
+    waveform = features.autocorrelation(windows)
+    waveform_excess = waveform[0] - waveform[1]
+    found, strengths = [], []
+    for peak in peaks[np.argsort(-excess[peaks])][:ONSET_PEAKS]:
+        low = (peak - 1) * features.ONSET_HOP
+        lag = low + int(np.argmax(waveform_excess[low: low + 2 * features.ONSET_HOP + 1]))
+        found.append(lag)
+        strengths.append(waveform_excess[lag])
+    times = [found[i] / SAMPLE_RATE for i in np.argsort(strengths)[::-1][:count]]
+    first, last = int(param.minimum * SAMPLE_RATE), int(param.maximum * SAMPLE_RATE)
+    whitened = features.autocorrelation(windows, whitened=True)
+    copy = (first + int(np.argmax((whitened[0] - whitened[1])[first: last + 1]))) / SAMPLE_RATE
+    if times and abs(copy - times[0]) <= 1.0 / SAMPLE_RATE:
+        return Reading(times, decisive=True)
+    return Reading(times + [copy] if all(abs(copy - t) > 1.0 / SAMPLE_RATE for t in times) else times)
+
+
+def carrier_frequencies(param: Param, input_window: np.ndarray, reference_window: np.ndarray) -> Reading:
+    """Likely ring-modulation carrier frequencies (Hz) of the reference within the range of ``param``.
+
+    ``x·((1 - m) + m·sin(2π f t))`` squared carries lines at ``f`` (unless ``m`` is 1) and ``2f``
+    whatever ``x`` plays. The most prominent line ``F`` of the squared reference, placed between bins
+    by a parabola, is ``2f`` where a line also stands at ``F / 2`` and ``f`` where one stands at ``2F``
+    (decisive either way); otherwise both ``F`` and ``F / 2`` are candidates. The input is not needed.
+    """
+    del input_window
+    window = reference_window.astype(np.float64) ** 2
+    spectrum = np.abs(np.fft.rfft((window - window.mean()) * np.hanning(len(window))))
+    frequencies = np.fft.rfftfreq(len(window), 1.0 / SAMPLE_RATE)
+    prominence = spectrum / (scipy.ndimage.median_filter(spectrum, CARRIER_MEDIAN_BINS) + 1e-12)
+    inside = np.flatnonzero((frequencies >= param.minimum) & (frequencies <= 2.0 * param.maximum))
+    line = inside[int(np.argmax(prominence[inside]))]
+    before, at, after = np.log(spectrum[line - 1: line + 2] + 1e-30)
+    curvature = before - 2.0 * at + after
+    offset = 0.5 * (before - after) / curvature if curvature < 0 else 0.0
+    found = (line + offset) * frequencies[1]
+
+    def has_line(hertz: float) -> bool:
+        at_bin = int(round(hertz / frequencies[1]))
+        return bool(prominence[max(at_bin - 2, 0): at_bin + 3].max() >= CARRIER_LINE_PROMINENCE)
+
+    if found / 2.0 >= param.minimum and has_line(found / 2.0):
+        return Reading([found / 2.0], decisive=True)
+    if found <= param.maximum and has_line(2.0 * found):
+        return Reading([found], decisive=True)
+    return Reading([f for f in (found, found / 2.0) if param.minimum <= f <= param.maximum])
+
+
+def predelay_times(param: Param, input_window: np.ndarray, reference_window: np.ndarray) -> Reading:
+    """Likely reverb pre-delay (ms) of the reference within the range of ``param``.
+
+    A reverb mixed with its dry signal leaves in the reference's whitened autocorrelation a copy of
+    the reverb's first reflections (:func:`dafx_explorer.effects.reverb_onset`) shifted by the
+    pre-delay; the best-matching shift is the pre-delay, to the sample (decisive). Where no shift
+    stands out by :data:`PREDELAY_PROMINENCE` (a dry sound, a fully wet or another reverb), nothing is
+    read. The input is not needed.
+    """
+    del input_window
+    onset = effects.reverb_onset(SAMPLE_RATE)
+    shifts = int(round(param.maximum / 1000.0 * SAMPLE_RATE)) + 1
+    lags = features.autocorrelation(reference_window[None, :], whitened=True)[0, : shifts + len(onset) - 1]
+    scores = np.correlate(lags, onset, mode="valid")
+    median = np.median(scores)
+    spread = np.median(np.abs(scores - median))
+    if spread <= 0 or not scores.max() - median >= PREDELAY_PROMINENCE * spread:
+        return Reading([])
+    best = int(np.argmax(scores)) * 1000.0 / SAMPLE_RATE
+    return Reading([best] if param.minimum <= best <= param.maximum else [], decisive=True)
+
+
+Reader = Callable[[Param, np.ndarray, np.ndarray], Reading]
+READERS: dict[str, tuple[str, Reader]] = {
+    "delay": ("delay_seconds", echo_times),
+    "ambience": ("predelay_ms", predelay_times),
+    "ringmod": ("carrier_hz", carrier_frequencies),
+}
+"""Per built-in effect, the setting read off the reference and its reader."""
+
+
+def measured_parameter(effect: Effect) -> int | None:
+    """Index of the effect's setting that is read off the reference (:data:`READERS`), or None."""
+    entry = READERS.get(effect.name)
+    if entry is None or not isinstance(effect, effects.BuiltinEffect) or entry[0] not in effect.param_names:
+        return None
+    return list(effect.param_names).index(entry[0])
+
+
+def read(effect: Effect, input_window: np.ndarray, reference_window: np.ndarray) -> tuple[int, Reading] | None:
+    """The index of the effect's read setting and what was read off the reference, or None (no reader)."""
+    index = measured_parameter(effect)
+    if index is None:
+        return None
+    return index, READERS[effect.name][1](effect.params[index], input_window, reference_window)

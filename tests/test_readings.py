@@ -1,0 +1,78 @@
+"""The settings read straight off a reference (echo time, pre-delay, carrier)."""
+
+import numpy as np
+import pytest
+
+from dafx_explorer import effects, matching, models, readings, sources
+from dafx_explorer.audio import analysis_window
+from dafx_explorer.settings import WINDOW
+
+
+@pytest.mark.parametrize("kind, seconds", [("drums", 0.0731), ("guitar", 0.2467), ("voice", 0.6123)])
+def test_echo_times_find_the_delay_to_the_sample(kind, seconds):
+    effect = effects.get("delay")
+    truth = effect.params[0].to_normalized(seconds)
+    reference = effect.render(sources.generate(kind, seed=1011, seconds=6.0), 24_000, [truth, 0.3, 0.5, 0.7])
+    reading = readings.echo_times(effect.params[0], analysis_window(sources.generate(kind, seed=1012, seconds=6.0)),
+                                 analysis_window(reference))
+    times = reading.values
+    assert reading.decisive == (len(times) == 1)  # the two readings agree to the sample, or J chooses
+    assert 1 <= len(times) <= readings.ECHO_CANDIDATES + 1
+    assert times[0] == pytest.approx(seconds, abs=2.5 / 24_000)
+    assert times[-1] == pytest.approx(seconds, abs=1.5 / 24_000)  # the whitened waveform's reading too
+
+
+@pytest.mark.parametrize("kind, hertz, mix", [("voice", 47.3, 0.4), ("guitar", 311.7, 0.7), ("chords", 1234.5, 1.0)])
+def test_carrier_frequencies_find_the_carrier_to_a_fraction_of_a_hertz(kind, hertz, mix):
+    effect = effects.get("ringmod")
+    reference = effect.render(sources.generate(kind, seed=1016, seconds=6.0), 24_000,
+                              [effect.params[0].to_normalized(hertz), mix])
+    reading = readings.carrier_frequencies(effect.params[0], analysis_window(reference), analysis_window(reference))
+    assert 1 <= len(reading.values) <= 2
+    assert min(abs(f - hertz) for f in reading.values) < 0.1
+    if mix < 1.0:  # lines at f and 2f: the reading is decisive, and right
+        assert reading.decisive and reading.values[0] == pytest.approx(hertz, abs=0.1)
+
+
+def test_a_fully_wet_ring_modulator_leaves_the_octave_to_the_objective():
+    effect = effects.get("ringmod")
+    hertz = 311.7  # squared, x·sin(2π f t) has a line at 2f only, so F could be 2f or a carrier of 2f with mix < 1
+    reference = effect.render(sources.generate("guitar", seed=1017, seconds=6.0), 24_000,
+                              [effect.params[0].to_normalized(hertz), 1.0])
+    reading = readings.carrier_frequencies(effect.params[0], analysis_window(reference), analysis_window(reference))
+    assert not reading.decisive and reading.values == [pytest.approx(2 * hertz, abs=0.1), pytest.approx(hertz, abs=0.1)]
+
+
+@pytest.mark.parametrize("kind, milliseconds, room_size, mix", [
+    ("voice", 12.5, 0.3, 0.4), ("guitar", 47.0, 0.8, 0.6), ("drums", 88.25, 0.5, 0.9), ("chords", 0.0, 0.6, 0.5),
+])
+def test_predelay_times_find_the_predelay_to_the_sample(kind, milliseconds, room_size, mix):
+    effect = effects.get("ambience")
+    param = effect.params[3]
+    settings = [room_size, 0.5, mix, param.to_normalized(milliseconds)]
+    reference = effect.render(sources.generate(kind, seed=1021, seconds=6.0), 24_000, settings)
+    reading = readings.predelay_times(param, None, analysis_window(reference))
+    assert reading.decisive and reading.values == [pytest.approx(milliseconds, abs=1.5 / 24)]  # 1.5 samples
+
+
+@pytest.mark.parametrize("kind", ["voice", "guitar", "drums", "chords"])
+def test_predelay_times_read_nothing_without_the_reverb(tiny_home, kind):
+    effect = effects.get("ambience")
+    param = effect.params[3]
+    x = sources.generate(kind, seed=1023, seconds=6.0)
+    fully_wet = effect.render(x, 24_000, [0.5, 0.5, 1.0, param.to_normalized(40.0)])
+    for reference in (x, fully_wet, np.zeros(WINDOW, dtype=np.float32)):  # dry, no dry copy, silent
+        assert readings.predelay_times(param, None, analysis_window(reference)).values == []
+    encoder = matching.load_models("delay", str(tiny_home / "models")).encoder  # the tiny home's encoder
+    untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
+    result = matching.match(effect, x, x, bundle=matching.Models(encoder, untrained))
+    assert result.measured == () and result.measured_params is None  # the page then claims no reading
+
+
+def test_only_the_delay_the_ambience_and_the_ring_modulator_have_read_settings():
+    read = {name: readings.measured_parameter(effects.get(name)) for name in effects.names()}
+    assert read == {name: {"delay": 0, "ambience": 3, "ringmod": 0}.get(name) for name in effects.names()}
+    for name, (param_name, _) in readings.READERS.items():
+        assert effects.get(name).param_names[read[name]] == param_name
+    renamed = effects.Effect("delay", [effects.Param("time_s", 0.1, 1.0, "s", "linear", 0.5)])
+    assert readings.measured_parameter(renamed) is None  # a custom effect of that name has nothing read
