@@ -70,7 +70,7 @@ class EncoderTrainingConfig:
     beta_max: float = 1e-3
     """Largest weight of the KL term (β) in each annealing cycle."""
     beta_cycle_steps: int = 97
-    """Length of one cyclical β cycle, in training steps (a prime number)."""
+    """Length of one cyclical β cycle, in training steps (a prime, so cycles do not line up with epochs)."""
     clean_fraction: float = 1 / 9
     """Share of the windows left clean (the rest go through one of the eight effects)."""
     aux_class_weight: float = 2.0
