@@ -28,6 +28,15 @@ if not analysis.password_matches(entered, settings.admin_password):
     if entered:
         st.error("Wrong password.")
     st.stop()
+with st.expander("About this page"):
+    st.markdown(
+        "*Objective evaluation* is the report `python -m dafx_explorer evaluate` writes: for held-out pairs, "
+        "the distance between the model's result and the true target next to random settings, the clean input "
+        "and the refined result (docs/results.md explains every column). *MUSHRA* shows the 0–100 ratings of "
+        "each condition per effect; post-screening (ITU-R BS.1534-3) flags listeners who rated the hidden "
+        "reference low too often. *Expert tests* and *Questionnaire* summarize the other tasks, and *All "
+        "answers* is every stored answer as it was saved. The protocol is in docs/listening-tests.md."
+    )
 
 
 @st.cache_resource
