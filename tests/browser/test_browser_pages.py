@@ -190,7 +190,7 @@ def test_one_mushra_trial_is_answered_and_stored(page, server, screenshot):
 
 def test_results_page_asks_for_the_password(page, server, screenshot):
     open_page(page, "/Results", "Results")
-    password = page.get_by_label("Admin password")
+    password = page.get_by_label("Admin password", exact=True)  # not its tooltip, "Help for Admin password"
     expect(password).to_be_visible()
     expect(password).to_have_attribute("type", "password")
     expect(page.get_by_role("tab")).to_have_count(0)
