@@ -46,6 +46,18 @@ def test_every_control_in_the_source_has_a_tooltip(path):
     assert not missing, f"{path.name}: controls without help= {missing}"
 
 
+FIGURES = re.compile(r"\d+ of (the )?\d+ effects|× random|(?<![.\w])0\.\d\d|(?<![.\w])\d+(\.\d+)? ?%")
+"""What an experiment's figures look like in prose ("7 of the 8 effects", "0.38 × random", "15 %")."""
+
+
+@pytest.mark.parametrize("path", CHECKED, ids=lambda path: path.name)
+def test_no_experiment_figures_in_page_text(path):
+    """Figures belong in docs/results.md and the Results page's tables, not in what a page says."""
+    found = [f"line {node.lineno}: {node.value[:60]!r}" for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and FIGURES.search(node.value)]
+    assert not found, f"{path.name}: {found}"
+
+
 def test_home_opens_briefly_and_its_links_have_tooltips():
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
@@ -88,3 +100,5 @@ def test_sentences_are_counted():
     assert sentences("One plain sentence. And a **second** one!") == 2
     assert sentences("Three. Short. Ones.") == 3
     assert sentences("A version 0.3 is no end of a sentence") == 0
+    assert FIGURES.search("better for 7 of the 8 effects") and FIGURES.search("within 0.38 of it")
+    assert not FIGURES.search("{agreement:.1%}") and not FIGURES.search("the first 5 seconds")
