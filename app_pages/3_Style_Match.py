@@ -6,7 +6,7 @@ soon as an input and a reference are chosen; refinement (CMA-ES within a time bu
 
 import streamlit as st
 
-from dafx_explorer import audio, effects, matching, presets, sources, style_match, ui
+from dafx_explorer import audio, effects, matching, presets, real_benchmark, sources, style_match, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
@@ -138,25 +138,32 @@ except DafxError as error:
 match_key = (effect.name, models_dir, input_id, reference_id)
 st.subheader("Settings")
 settings_area = st.container()
-budget_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
-budget = budget_column.slider("Refinement time budget (s)", min_value=1, max_value=20, value=5,
-                              key="style_match_refine_seconds",
-                              help="How long Refine may try settings near the prediction, in seconds. It keeps "
-                                   "the closest match to the reference it finds, and keeps the prediction when "
-                                   "nothing sounds closer.")
-if button_column.button("Refine", key="style_match_refine", width="stretch",
-                        help="Try settings near the prediction for the time budget, then play the refined result "
-                             "beside the predicted one."):
-    bar = st.progress(0.0, text="Refining…")
-    try:
-        outcome = matching.match(effect, input_audio, reference_audio, refine_seconds=budget,
-                                 progress=lambda fraction, message: bar.progress(fraction, text=f"Refining… {message}"),
-                                 bundle=get_models(effect.name, models_dir))
-    except DafxError as error:
-        st.error(str(error))
-    else:
-        st.session_state["style_match_refined"] = (match_key, outcome)
-        bar.progress(1.0, text="Refinement done.")
+report = real_benchmark.load_report()  # a few kB, read on each run so a rebuilt report shows at once
+helps = None if report is None else real_benchmark.refinement_helps(report, effect.name)
+refine_default = max(1, round(report["refine_seconds"])) if helps else 5
+if helps is False:
+    st.info(f"Refinement is not offered for the {effect.name}: on real recordings it did not improve on the "
+            "prediction (see docs/results.md).")
+else:
+    budget_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
+    budget = budget_column.slider("Refinement time budget (s)", min_value=1, max_value=20, value=refine_default,
+                                  key="style_match_refine_seconds",
+                                  help="How long Refine may try settings near the prediction, in seconds. It keeps "
+                                       "the closest match to the reference it finds, and keeps the prediction when "
+                                       "nothing sounds closer.")
+    if button_column.button("Refine", key="style_match_refine", width="stretch",
+                            help="Try settings near the prediction for the time budget, then play the refined result "
+                                 "beside the predicted one."):
+        bar = st.progress(0.0, text="Refining…")
+        try:
+            outcome = matching.match(
+                effect, input_audio, reference_audio, refine_seconds=budget, bundle=get_models(effect.name, models_dir),
+                progress=lambda fraction, message: bar.progress(fraction, text=f"Refining… {message}"))
+        except DafxError as error:
+            st.error(str(error))
+        else:
+            st.session_state["style_match_refined"] = (match_key, outcome)
+            bar.progress(1.0, text="Refinement done.")
 stored = st.session_state.get("style_match_refined")
 refined = stored[1] if stored is not None and stored[0] == match_key else None
 

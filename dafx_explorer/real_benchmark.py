@@ -12,17 +12,21 @@ the effect family). Settings errors are mean absolute errors of the normalized s
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from dafx_explorer import corpus, effects, estimator, evaluation, matching
-from dafx_explorer.settings import SAMPLE_RATE
+from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 CONDITIONS = ("match", "estimator", "controller", "random", "identity", "floor")
 SETTINGS_CONDITIONS = ("match", "estimator", "controller", "random")
 PAIRINGS = ("within", "across")
+REPORT_FILE = "evaluation_real.json"
+"""The shipped report's file name in the data folder (``build-default`` writes it)."""
 
 
 def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, bundle: matching.Models,
@@ -77,22 +81,43 @@ def evaluate_real(effects_to_run: list[str] | None = None, *, pairs: int = 16, s
     return report
 
 
+def refinement_helps(report: dict, effect_name: str) -> bool | None:
+    """Whether refinement was no worse than its start (``match``) in both pairings of a report run with a
+    refinement budget; None where the report did not refine that effect."""
+    rows = [report.get(pairing, {}).get(effect_name) for pairing in PAIRINGS]
+    if not report.get("refine_seconds") or any(row is None or "refined" not in row["mrstft"] for row in rows):
+        return None
+    return all(row["mrstft"]["refined"] <= row["mrstft"]["match"] for row in rows)
+
+
+def load_report(path: str | Path | None = None) -> dict | None:
+    """The shipped real-recordings report (``evaluation_real.json`` in the data folder), or None if absent."""
+    path = Path(path) if path is not None else get_settings().home / REPORT_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def markdown(report: dict) -> str:
-    """The report's tables: per pairing, MRSTFT ÷ random per condition (95 % interval for ``match``),
-    the clean input's, and the settings MAE of match, controller and random."""
+    """The report's tables: per pairing, MRSTFT ÷ random per condition (95 % interval for ``match``; the
+    refined result where the report refined), the clean input's, and the settings MAE of match,
+    controller and random."""
+    refined = bool(report.get("refine_seconds"))
     lines = []
     for pairing in PAIRINGS:
         title = "within one recording" if pairing == "within" else "across recordings"
-        lines += [f"**{title.capitalize()}** ({report['pairs']} pairs per effect; MRSTFT ÷ random; lower is better)",
-                  "", "| effect | match predicts with | match (95 % CI) | estimator | controller | identity (clean) "
-                  "| floor | random MRSTFT | MAE match | MAE controller | MAE random |",
-                  "| --- | --- |" + " ---: |" * 9]
+        budget = f"; refined for {report['refine_seconds']:g} s" if refined else ""
+        lines += [f"**{title.capitalize()}** ({report['pairs']} pairs per effect; MRSTFT ÷ random{budget}; "
+                  "lower is better)", "",
+                  "| effect | match predicts with | match (95 % CI) |" + (" refined |" if refined else "") +
+                  " estimator | controller | identity (clean) | floor | random MRSTFT | MAE match | MAE controller "
+                  "| MAE random |",
+                  "| --- | --- |" + " ---: |" * (10 if refined else 9)]
         for name, row in report[pairing].items():
             ratio, mae = row["ratio_to_random"], row["param_mae"]
             low, high = ratio["match"]["ci95"]
             estimator_ratio = f"{ratio['estimator']['ratio']:.2f}" if "estimator" in ratio else "—"
-            lines.append(f"| {name} | {row['predictor']} | {ratio['match']['ratio']:.2f} ({low:.2f}–{high:.2f}) | "
-                         f"{estimator_ratio} | {ratio['controller']['ratio']:.2f} | "
+            refined_cell = f" {ratio['refined']['ratio']:.2f} |" if refined else ""
+            lines.append(f"| {name} | {row['predictor']} | {ratio['match']['ratio']:.2f} ({low:.2f}–{high:.2f}) |"
+                         f"{refined_cell} {estimator_ratio} | {ratio['controller']['ratio']:.2f} | "
                          f"{ratio['identity']['ratio']:.2f} | {ratio['floor']['ratio']:.2f} | "
                          f"{row['mrstft']['random']:.3f} | {mae['match']:.3f} | {mae['controller']:.3f} | "
                          f"{mae['random']:.3f} |")

@@ -77,3 +77,23 @@ def test_docs_show_the_shipped_real_benchmark_and_training():
     files = (REPO_ROOT / "precomputed" / "models").glob("estimator_*.safetensors")
     shipped = {path.stem.removeprefix("estimator_") for path in files}
     assert shipped == {name for name, row in report["within"].items() if row["predictor"] == "estimator"}
+
+
+def test_refinement_helps_only_where_it_was_no_worse_in_both_pairings():
+    row = lambda match, refined: {"mrstft": {"match": match, "refined": refined}}  # noqa: E731
+    report = {"refine_seconds": 2.0, "within": {"a": row(1.0, 0.5), "b": row(1.0, 1.0), "c": row(1.0, 0.9)},
+              "across": {"a": row(1.0, 1.01), "b": row(2.0, 1.0), "c": row(1.0, 0.9)}}
+    assert [real_benchmark.refinement_helps(report, name) for name in "abc"] == [False, True, True]
+    assert real_benchmark.refinement_helps(report, "missing") is None
+    assert real_benchmark.refinement_helps({**report, "refine_seconds": 0.0}, "a") is None
+    assert real_benchmark.load_report("/nonexistent/evaluation_real.json") is None
+
+
+def test_evaluate_real_with_a_budget_scores_the_refined_result(tiny_home):
+    report = real_benchmark.evaluate_real(["overdrive"], pairs=2, refine_seconds=0.3)
+    for pairing in real_benchmark.PAIRINGS:
+        row = report[pairing]["overdrive"]
+        assert "refined" in row["mrstft"] and "refined" in row["param_mae"]
+    assert real_benchmark.refinement_helps(report, "overdrive") in (True, False)
+    table = real_benchmark.markdown(report)
+    assert "refined for 0.3 s" in table and "| refined |" in table

@@ -211,3 +211,28 @@ def test_a_reference_made_with_a_plain_pedalboard_preset_shows_its_settings(tiny
     assert not at.exception and not _errors(at)
     reference = dict(zip(_table(at)["parameter"], _table(at)["reference"], strict=True))
     assert reference == pytest.approx({"drive_db": 35.0, "tone_hz": effects.TONE_OPEN_HZ, "level_db": 0.0})
+
+
+def _report_row(match: float, refined: float) -> dict:
+    return {"mrstft": {"match": match, "refined": refined}}
+
+
+def test_refinement_is_not_offered_where_the_real_benchmark_found_it_no_help(tiny_home):
+    """The page reads the data folder's real-recordings report: refinement that made matches worse on real
+    recordings (here the overdrive, across recordings) is not offered; where it helped it is, at the
+    report's budget."""
+    report_path = tiny_home / "evaluation_real.json"
+    report = {"refine_seconds": 3.0, "within": {"overdrive": _report_row(1.0, 0.9), "delay": _report_row(1.0, 0.8)},
+              "across": {"overdrive": _report_row(1.0, 1.2), "delay": _report_row(1.0, 0.9)}}
+    report_path.write_text(json.dumps(report))
+    try:
+        at = _open()
+        at.selectbox(key="style_match_effect").set_value("overdrive").run()
+        assert not at.exception
+        assert any("Refinement is not offered for the overdrive" in info.value for info in at.info)
+        assert not any(b.key == "style_match_refine" for b in at.button)
+        at.selectbox(key="style_match_effect").set_value("delay").run()
+        assert not at.exception and any(b.key == "style_match_refine" for b in at.button)
+        assert at.slider(key="style_match_refine_seconds").value == 3
+    finally:
+        report_path.unlink()
