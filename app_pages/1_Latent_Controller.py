@@ -8,7 +8,7 @@ it over the clip (:mod:`dafx_explorer.automation`). Computation lives in :mod:`d
 
 import streamlit as st
 
-from dafx_explorer import automation, explorer, matching, presets, store, ui
+from dafx_explorer import automation, explorer, inference, presets, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import get_settings
 
@@ -23,7 +23,7 @@ def get_dataset(home: str, name: str) -> store.Dataset:
 @st.cache_resource(show_spinner="Loading the models…")
 def get_controller(home: str, name: str) -> explorer.LatentController:
     dataset = get_dataset(home, name)
-    bundle = matching.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
+    bundle = inference.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
     return explorer.LatentController(dataset, bundle)
 
 

@@ -6,7 +6,7 @@ soon as an input and a reference are chosen; refinement (CMA-ES within a time bu
 
 import streamlit as st
 
-from dafx_explorer import audio, effects, matching, presets, real_benchmark, sources, style_match, ui
+from dafx_explorer import audio, effects, inference, matching, presets, real_benchmark, sources, style_match, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
@@ -18,8 +18,8 @@ CLIP, PROCESSED_CLIP, PRESET_CLIP, UPLOAD = ("Shipped clip", "Shipped clip throu
 
 
 @st.cache_resource(show_spinner="Loading the models…")
-def get_models(effect_name: str, models_dir: str) -> matching.Models:
-    return matching.load_models(effect_name, models_dir)
+def get_models(effect_name: str, models_dir: str) -> inference.Models:
+    return inference.load_models(effect_name, models_dir)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dafx_explorer import corpus, effects, estimator, evaluation, matching  # noqa: E402
+from dafx_explorer import corpus, effects, estimator, evaluation, inference  # noqa: E402
 from dafx_explorer.settings import SAMPLE_RATE  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def main() -> None:
         trees = fit_boosting(effect, training_set, args.pairs, np.random.default_rng([5, len(name)]))
         boosting_seconds = time.perf_counter() - began
         cnn, meta = estimator.load_estimator(name, args.estimators)
-        bundle = matching.load_models(name)
+        bundle = inference.load_models(name)
         rng = np.random.default_rng([0, effects.names().index(name)])
         pairs = evaluation.held_out_pairs(effect, held_out, args.eval_pairs, rng)
         scores = {c: [] for c in ("controller", "boosting", "cnn", "random", "identity")}
@@ -74,7 +74,7 @@ def main() -> None:
         for pair in pairs:
             x = pair_features(pair["input"][None, :], pair["reference"][None, :])
             settings = {
-                "controller": matching.predict(effect, pair["input"], pair["reference"], bundle),
+                "controller": inference.predict(effect, pair["input"], pair["reference"], bundle),
                 "boosting": np.clip([tree.predict(x)[0] for tree in trees], 0.0, 1.0),
                 "cnn": estimator.predict(cnn, pair["input"], pair["reference"]),
                 "random": rng.random(effect.n_params),

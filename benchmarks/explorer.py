@@ -40,7 +40,7 @@ import urllib.request
 import numpy as np
 import torch
 
-from dafx_explorer import explorer, matching, store, ui
+from dafx_explorer import explorer, inference, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import REPO_ROOT
 
@@ -74,7 +74,7 @@ def click_latencies(home: str, name: str, clicks: int, encoder: str, k: int | No
     """Point and empty-space click latencies on one dataset's map."""
     begun = time.perf_counter()
     dataset = store.load_dataset(name, home)
-    bundle = matching.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
+    bundle = inference.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
     controller = explorer.LatentController(dataset, bundle)
     k = max(dataset.ks) if k is None else k
     xy = dataset.projection(k, encoder)

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from dafx_explorer import effects, features, matching, models, sources
+from dafx_explorer import effects, features, inference, matching, models, sources
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW
 
 
@@ -46,7 +46,7 @@ def match_seconds(effect_name: str, seconds: float, refine_seconds: float, repea
     split = int(seconds * SAMPLE_RATE)
     x = recording[:split]
     reference = effect.render(recording[split:], SAMPLE_RATE, np.full(effect.n_params, 0.7))
-    bundle = matching.load_models(effect_name)
+    bundle = inference.load_models(effect_name)
     matching.match(effect, x, reference, bundle=bundle)
     runs = [matching.match(effect, x, reference, refine_seconds=refine_seconds, bundle=bundle)
             for _ in range(repeats)]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dafx_explorer import cluster, corpus, effects, manifest, matching, models, readings, training
+from dafx_explorer import cluster, corpus, effects, inference, manifest, matching, models, readings, training
 from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
@@ -97,7 +97,7 @@ ERROR_CONDITIONS = ("model", "measured", "refined", "random", "mid")
 
 
 def score_pair(effect: effects.Effect, pair: dict, random_settings: np.ndarray, refine_seconds: float,
-               bundle: matching.Models) -> dict[str, np.ndarray]:
+               bundle: inference.Models) -> dict[str, np.ndarray]:
     """One pair's MRSTFT per condition (:data:`CONDITIONS`), settings MAE per condition with settings
     (:data:`ERROR_CONDITIONS`) and, per parameter, the model's MRSTFT with that setting true."""
     result = matching.match(effect, pair["input"], pair["reference"], refine_seconds=refine_seconds, bundle=bundle)
@@ -111,7 +111,7 @@ def score_pair(effect: effects.Effect, pair: dict, random_settings: np.ndarray, 
             "one_true": np.array([one_true[name] for name in effect.param_names])}
 
 
-def score_chunk(job: tuple, bundles: dict[str, matching.Models]) -> dict[str, np.ndarray]:
+def score_chunk(job: tuple, bundles: dict[str, inference.Models]) -> dict[str, np.ndarray]:
     """Scores (:func:`score_pair`, stacked over pairs) of one chunk ``(effect name, pairs, random
     settings, refine seconds)``, with ``bundles`` the models of each effect (a Dask task)."""
     name, pairs, random_settings, refine_seconds = job
@@ -272,7 +272,7 @@ def evaluate(effects_to_run: list[str] | None = None, *, pairs: int = 16, seed: 
                     "sources": corpus.origins(recordings), "per_pair": {}}
     if audio_dirs:
         report["audio_dirs"] = [str(path) for path in audio_dirs]
-    bundles = {name: matching.load_models(name, models_dir) for name in names}
+    bundles = {name: inference.load_models(name, models_dir) for name in names}
     built_in = effects.names()
     held_out, jobs, owners = {}, [], []
     for position, name in enumerate(names):

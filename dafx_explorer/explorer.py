@@ -30,7 +30,7 @@ from dafx_explorer import store
 from dafx_explorer.errors import DataError, ModelError
 
 if TYPE_CHECKING:
-    from dafx_explorer import matching
+    from dafx_explorer import inference
 
 POINTS_CURVE = 0
 """Trace index of the dataset's points in a map figure."""
@@ -271,16 +271,16 @@ class LatentController:
     Parameters
     ----------
     dataset : store.Dataset
-    bundle : matching.Models
-        The β-VAE encoder and the controller of ``dataset.effect`` (:func:`matching.load_models`).
+    bundle : inference.Models
+        The β-VAE encoder and the controller of ``dataset.effect`` (:func:`inference.load_models`).
         The clean clip's embedding is the one stored with the dataset when present, else it is
         embedded with the encoder.
     """
 
-    def __init__(self, dataset: store.Dataset, bundle: matching.Models):
+    def __init__(self, dataset: store.Dataset, bundle: inference.Models):
         import torch
 
-        from dafx_explorer import matching
+        from dafx_explorer import inference
 
         config = bundle.controller.config
         if config.n_params != dataset.effect.n_params:
@@ -291,7 +291,7 @@ class LatentController:
             z_clean = torch.tensor(stored, dtype=torch.float32)[None]
         else:
             with torch.no_grad():
-                z_clean = matching.embed(bundle.encoder, dataset.clean)
+                z_clean = inference.embed(bundle.encoder, dataset.clean)
         if z_clean.shape[1] != config.embedding_dim or dataset.embeddings_for("vae").shape[1] != config.embedding_dim:
             raise ModelError(f"the controller of {dataset.effect.name} reads {config.embedding_dim}-D embeddings "
                              f"but dataset {dataset.name} holds {z_clean.shape[1]}-D ones; rebuild it with: "
@@ -301,11 +301,10 @@ class LatentController:
 
     def predict(self, z_target) -> np.ndarray:
         """Normalized settings (n_params,) predicted for one target embedding (D,)."""
-        import torch
+        from dafx_explorer import inference
 
-        z = torch.as_tensor(np.asarray(z_target, dtype=np.float32)).reshape(1, -1)
-        with torch.no_grad():
-            return self.controller(self.z_clean, z).numpy()[0].astype(np.float64)
+        return inference.controller_settings(self.controller, self.z_clean,
+                                             np.asarray(z_target, dtype=np.float32).reshape(1, -1))[0]
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,17 @@ on the objective; docs/results.md shows per effect where it helps on real record
 
 from __future__ import annotations
 
-import functools
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from dafx_explorer import audio, estimator, features, models, readings
+from dafx_explorer import audio, features, inference, readings
 from dafx_explorer.effects import Effect
-from dafx_explorer.errors import ModelError
-from dafx_explorer.settings import SAMPLE_RATE, get_settings
+from dafx_explorer.settings import SAMPLE_RATE
 
 Progress = Callable[[float, str], None]
 POPULATION = 8
@@ -100,52 +97,6 @@ class MatchResult:
     def final_params(self) -> np.ndarray:
         """The settings the result was rendered with: refined, else :attr:`unrefined_params`."""
         return self.unrefined_params if self.refined_params is None else self.refined_params
-
-
-@dataclass(frozen=True)
-class Models:
-    """The β-VAE encoder, one effect's controller and its settings estimator (None where it has none)."""
-
-    encoder: torch.nn.Module
-    controller: models.Controller
-    estimator: models.SettingsEstimator | None = None
-
-
-@functools.cache
-def load_models(effect_name: str, models_dir: str | None = None) -> Models:
-    """Load (once per process) the encoder, the controller and, where its file exists, the estimator of
-    a built-in effect."""
-    encoder, _ = models.load_encoder("vae", models_dir=models_dir)
-    controller, _ = models.load_controller(effect_name, models_dir=models_dir)
-    folder = Path(models_dir) if models_dir is not None else get_settings().models_dir
-    found = (folder / f"estimator_{effect_name}.safetensors").exists()
-    return Models(encoder, controller, estimator.load_estimator(effect_name, folder)[0] if found else None)
-
-
-def embed(encoder: torch.nn.Module, signals: np.ndarray) -> torch.Tensor:
-    """Embeddings (B, D) of signals (B, T) or (T,), each analysed on its first window."""
-    return encoder.embed(features.mel_features(signals))
-
-
-def predict_settings(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray,
-                     bundle: Models) -> tuple[np.ndarray, str]:
-    """Normalized settings for (input, reference) and what predicted them: the estimator, else the controller."""
-    if bundle.estimator is not None:
-        if bundle.estimator.config.n_params != effect.n_params:
-            raise ModelError(f"the estimator predicts {bundle.estimator.config.n_params} parameters but effect "
-                             f"{effect.name!r} has {effect.n_params}; retrain it with train-estimator")
-        return estimator.predict(bundle.estimator, input_audio, reference_audio), "estimator"
-    return predict(effect, input_audio, reference_audio, bundle), "controller"
-
-
-def predict(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, bundle: Models) -> np.ndarray:
-    """Normalized settings the β-VAE controller predicts for (input, reference)."""
-    if bundle.controller.config.n_params != effect.n_params:
-        raise ModelError(f"the controller predicts {bundle.controller.config.n_params} parameters but effect "
-                         f"{effect.name!r} has {effect.n_params}; retrain it with train-controller")
-    z = embed(bundle.encoder, np.stack([audio.analysis_window(input_audio), audio.analysis_window(reference_audio)]))
-    with torch.no_grad():
-        return bundle.controller(z[:1], z[1:]).numpy()[0].astype(np.float64)
 
 
 class TextureObjective:
@@ -256,7 +207,7 @@ def measured_start(objective: TextureObjective, reference_window: np.ndarray
 
 
 def reads_like_reference(objective: TextureObjective, start: np.ndarray, refined: np.ndarray,
-                         hold: tuple[int, ...], bundle: Models) -> bool:
+                         hold: tuple[int, ...], bundle: inference.Models) -> bool:
     """Whether the controller reads the input processed at ``refined`` about as it read the reference.
 
     The controller reads back the settings of ``f(x, p)`` roughly whatever the material, while J
@@ -269,25 +220,24 @@ def reads_like_reference(objective: TextureObjective, start: np.ndarray, refined
     effect, window, prediction = objective.effect, objective.window, objective.prediction
     free = [i for i in range(effect.n_params) if i not in hold]
     processed = [effect.render(window, SAMPLE_RATE, p) for p in (start, refined)]
-    z = embed(bundle.encoder, np.stack([window, *processed]))
-    with torch.no_grad():
-        readings = bundle.controller(z[:1].expand(2, -1), z[1:]).numpy().astype(np.float64)
-    start_distance, refined_distance = np.mean(np.abs(readings[:, free] - prediction[free]), axis=1)
+    z = inference.embed(bundle.encoder, np.stack([window, *processed]))
+    readings_back = inference.controller_settings(bundle.controller, z[:1].expand(2, -1), z[1:])
+    start_distance, refined_distance = np.mean(np.abs(readings_back[:, free] - prediction[free]), axis=1)
     return bool(refined_distance <= start_distance + READING_MARGIN)
 
 
 def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, *, refine_seconds: float = 0.0,
-          progress: Progress | None = None, bundle: Models | None = None) -> MatchResult:
+          progress: Progress | None = None, bundle: inference.Models | None = None) -> MatchResult:
     """Predict (and optionally refine) the settings that make ``input_audio`` sound like ``reference_audio``.
 
     Both signals are 24 kHz mono float32 (see :func:`dafx_explorer.audio.load`); the result's
     audio is the whole input processed with the final settings: the refined ones, else the
     prediction with any setting measured off the reference (:func:`measured_start`).
     """
-    bundle = bundle or load_models(effect.name)
+    bundle = bundle or inference.load_models(effect.name)
     started = time.perf_counter()
     input_window, reference_window = audio.analysis_window(input_audio), audio.analysis_window(reference_audio)
-    predicted, predictor = predict_settings(effect, input_window, reference_window, bundle)
+    predicted, predictor = inference.predict_settings(effect, input_window, reference_window, bundle)
     start, hold, start_value, searched_from, objective = predicted, (), None, None, None
     if refine_seconds > 0 or readings.measured_parameter(effect) is not None:
         objective = TextureObjective(effect, input_window, reference_window, predicted)

@@ -28,7 +28,7 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from dafx_explorer import audio, cluster, effects, features, manifest, models, projection, sources, store
+from dafx_explorer import audio, cluster, effects, features, inference, manifest, models, projection, sources, store
 from dafx_explorer.errors import DataError, ModelError
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW, get_settings
 
@@ -245,9 +245,8 @@ def render_chunk(job: tuple[int, np.ndarray], context: ChunkContext) -> dict[str
             out[f"embeddings_{kind}"][rows] = _embed(model, mel)
         if context.controller is not None:
             z_target = torch.from_numpy(out["embeddings_vae"][rows])
-            with torch.no_grad():
-                out["predicted"][rows] = context.controller(torch.from_numpy(z_clean).expand_as(z_target),
-                                                            z_target).numpy()
+            out["predicted"][rows] = inference.controller_settings(
+                context.controller, torch.from_numpy(z_clean).expand_as(z_target), z_target)
     if context.store_audio:
         out["flac"] = np.frombuffer(b"".join(files), dtype=np.uint8)
         out["flac_sizes"] = np.array([len(f) for f in files], dtype=np.int64)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dafx_explorer import corpus, effects, estimator, evaluation, matching
+from dafx_explorer import corpus, effects, estimator, evaluation, inference, matching
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 CONDITIONS = ("match", "estimator", "controller", "random", "identity", "floor")
@@ -29,7 +29,7 @@ REPORT_FILE = "evaluation_real.json"
 """The shipped report's file name in the data folder (``build-default`` writes it)."""
 
 
-def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, bundle: matching.Models,
+def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Generator, bundle: inference.Models,
                  refine_seconds: float = 0.0) -> dict:
     """Mean MRSTFT (and standard error) per condition, ratios to the anchor, settings MAE, for one effect;
     without an estimator for the effect, ``match`` is the controller's and there is no ``estimator`` column."""
@@ -44,7 +44,7 @@ def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Gener
                                 bundle=bundle)
         match_seconds.append(time.perf_counter() - began)
         settings = {"match": result.unrefined_params,
-                    "controller": matching.predict(effect, pair["input"], pair["reference"], bundle),
+                    "controller": inference.predict(effect, pair["input"], pair["reference"], bundle),
                     "random": rng.random(effect.n_params)}
         if bundle.estimator is not None:
             settings["estimator"] = estimator.predict(bundle.estimator, pair["input"], pair["reference"])
@@ -68,7 +68,7 @@ def evaluate_real(effects_to_run: list[str] | None = None, *, pairs: int = 16, s
                   models_dir: str | None = None, refine_seconds: float = 0.0) -> dict:
     """The real-recordings report: ``{"sources", "pairs", "within": {effect: row}, "across": {...}}``."""
     names = list(effects_to_run or effects.names())
-    bundles = {name: matching.load_models(name, models_dir) for name in names}  # missing models fail first
+    bundles = {name: inference.load_models(name, models_dir) for name in names}  # missing models fail first
     recordings = corpus.real("eval", seed=seed)
     report = {"pairs": pairs, "seed": seed, "refine_seconds": refine_seconds, "sources": corpus.origins(recordings)}
     for pairing in PAIRINGS:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from latent_data import build_latent_home
 
-from dafx_explorer import audio, automation, effects, explorer, matching, store
+from dafx_explorer import audio, automation, effects, explorer, inference, store
 from dafx_explorer.cli import main
 from dafx_explorer.errors import DataError, ModelError
 from dafx_explorer.settings import SAMPLE_RATE
@@ -19,7 +19,7 @@ def home(tiny_home):
 
 def _loaded(home, name):
     dataset = store.load_dataset(name, home)
-    controller = explorer.LatentController(dataset, matching.load_models(dataset.effect.name, str(home / "models")))
+    controller = explorer.LatentController(dataset, inference.load_models(dataset.effect.name, str(home / "models")))
     return dataset, controller
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from latent_data import build_latent_home
 
-from dafx_explorer import effects, explorer, matching, presets, store
+from dafx_explorer import effects, explorer, inference, presets, store
 from dafx_explorer.errors import DataError, EffectError, ModelError
 from dafx_explorer.settings import SAMPLE_RATE
 
@@ -178,14 +178,14 @@ def test_map_colours_are_valid_css_colours_following_position(scattered):
 def overdrive(tiny_home):
     build_latent_home(tiny_home)
     dataset = store.load_dataset("overdrive", tiny_home)
-    bundle = matching.load_models("overdrive", str(tiny_home / "models"))
+    bundle = inference.load_models("overdrive", str(tiny_home / "models"))
     return dataset, bundle, explorer.LatentController(dataset, bundle)
 
 
 def _controller_reference(bundle, dataset, z_target):
     """What the controller predicts, computed from scratch: the clean clip embedded with the encoder."""
     with torch.no_grad():
-        z_clean = matching.embed(bundle.encoder, dataset.clean)
+        z_clean = inference.embed(bundle.encoder, dataset.clean)
         return bundle.controller(z_clean, torch.as_tensor(z_target, dtype=torch.float32)[None]).numpy()[0]
 
 
@@ -254,7 +254,7 @@ def test_clicks_on_another_map_or_a_mismatched_controller_are_refused(overdrive,
     with pytest.raises(DataError, match="the map has 5 points"):
         explorer.choose(dataset, explorer.Selection(0, (0.0, 0.0)), np.zeros((5, 2)), controller)
     with pytest.raises(ModelError, match="predicts 4 settings but effect overdrive has 3"):
-        explorer.LatentController(dataset, matching.load_models("delay", str(tiny_home / "models")))
+        explorer.LatentController(dataset, inference.load_models("delay", str(tiny_home / "models")))
 
 
 def test_colouring_by_parameters_and_descriptors(overdrive):

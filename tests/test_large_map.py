@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from latent_data import build_latent_home
 
-from dafx_explorer import explorer, matching, store, ui
+from dafx_explorer import explorer, inference, store, ui
 
 
 def test_small_maps_draw_every_point():
@@ -34,7 +34,7 @@ def large(tiny_home):
     """The overdrive dataset of the tiny home, drawn as a large map (the limit lowered below its 60 points)."""
     build_latent_home(tiny_home)
     dataset = store.load_dataset("overdrive", tiny_home)
-    controller = explorer.LatentController(dataset, matching.load_models("overdrive", str(tiny_home / "models")))
+    controller = explorer.LatentController(dataset, inference.load_models("overdrive", str(tiny_home / "models")))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(explorer, "MAX_DRAWN_POINTS", 20)
         patch.setattr(explorer, "DRAWN_BINS", 4)

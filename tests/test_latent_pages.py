@@ -9,7 +9,7 @@ import soundfile as sf
 from latent_data import EFFECTS, KS, build_latent_home
 from streamlit.testing.v1 import AppTest
 
-from dafx_explorer import explorer, matching, store
+from dafx_explorer import explorer, inference, store
 from dafx_explorer.settings import REPO_ROOT, SAMPLE_RATE
 
 CONTROLLER_PAGE = str(REPO_ROOT / "app_pages" / "1_Latent_Controller.py")
@@ -60,7 +60,7 @@ def test_controller_page_switches_effect_encoder_k_and_colouring(home):
 def _choice(home, name, event_of):
     dataset = store.load_dataset(name, home)
     xy = dataset.projection(0, "vae")
-    controller = explorer.LatentController(dataset, matching.load_models(dataset.effect.name, str(home / "models")))
+    controller = explorer.LatentController(dataset, inference.load_models(dataset.effect.name, str(home / "models")))
     return explorer.resolve_click(dataset, event_of(xy), xy, controller)
 
 

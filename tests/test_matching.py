@@ -6,14 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from dafx_explorer import effects, evaluation, matching, models, readings, sources
+from dafx_explorer import effects, evaluation, inference, matching, models, readings, sources
 from dafx_explorer.cli import main
 from dafx_explorer.settings import REPO_ROOT, WINDOW
 
 
 @pytest.fixture(scope="module")
 def bundle(tiny_home):
-    return matching.load_models("overdrive", str(tiny_home / "models"))
+    return inference.load_models("overdrive", str(tiny_home / "models"))
 
 
 def test_match_processes_the_whole_input(bundle):
@@ -32,14 +32,14 @@ def test_prediction_reads_the_first_window_that_is_not_silent(bundle):
     x = sources.generate("guitar", seed=1005, seconds=6.0)
     clip = sources.generate("guitar", seed=1006, seconds=2 * WINDOW / 24_000)
     reference = effect.render(clip, 24_000, [0.8, 0.4, 0.6])
-    first, second = (matching.predict(effect, x, part, bundle) for part in reference.reshape(2, WINDOW))
-    np.testing.assert_allclose(matching.predict(effect, x, reference, bundle), first, atol=1e-6)
+    first, second = (inference.predict(effect, x, part, bundle) for part in reference.reshape(2, WINDOW))
+    np.testing.assert_allclose(inference.predict(effect, x, reference, bundle), first, atol=1e-6)
     assert not np.allclose(first, second, atol=1e-4)  # the windows do say different things
     silent_intro = np.concatenate([np.zeros(2 * WINDOW, np.float32), reference])
-    np.testing.assert_allclose(matching.predict(effect, x, silent_intro, bundle), first, atol=1e-6)
+    np.testing.assert_allclose(inference.predict(effect, x, silent_intro, bundle), first, atol=1e-6)
     quiet_input = np.concatenate([x[:WINDOW] * 1e-3, clip[:WINDOW], clip[WINDOW:]])
-    np.testing.assert_allclose(matching.predict(effect, quiet_input, reference, bundle),
-                               matching.predict(effect, clip, reference, bundle), atol=1e-6)
+    np.testing.assert_allclose(inference.predict(effect, quiet_input, reference, bundle),
+                               inference.predict(effect, clip, reference, bundle), atol=1e-6)
 
 
 def test_refinement_respects_budget_and_never_worsens(bundle):
@@ -90,9 +90,9 @@ def test_refinement_holds_the_setting_it_measured(tiny_home, effect_name, kind, 
     truth = np.array([effect.params[index].to_normalized(measured) if t is None else t for t in truth])
     recording = sources.generate(kind, seed=1013, seconds=12.0)
     x, reference = recording[:WINDOW], effect.render(recording[-WINDOW:], 24_000, truth)
-    encoder = matching.load_models("delay", str(tiny_home / "models")).encoder
+    encoder = inference.load_models("delay", str(tiny_home / "models")).encoder
     untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
-    bundle = matching.Models(encoder, untrained)
+    bundle = inference.Models(encoder, untrained)
     unrefined = matching.match(effect, x, reference, bundle=bundle)  # measured without refinement too
     assert unrefined.measured == (index,) and unrefined.refined_params is None
     np.testing.assert_allclose(unrefined.params, 0.5, atol=1e-3)  # the untrained controller's prediction
@@ -380,11 +380,11 @@ def test_cli_match_bad_input_is_one_line(tiny_home, tmp_path, capsys):
 
 
 def test_refined_settings_the_controller_reads_unlike_the_reference_are_set_aside():
-    bundle = matching.load_models("overdrive", str(REPO_ROOT / "precomputed" / "models"))
+    bundle = inference.load_models("overdrive", str(REPO_ROOT / "precomputed" / "models"))
     effect = effects.get("overdrive")
     x = sources.generate("guitar", seed=1021, seconds=6.0)
     reference = effect.render(sources.generate("guitar", seed=1022, seconds=6.0), 24_000, [0.8, 0.4, 0.6])
-    prediction = matching.predict(effect, x, reference, bundle)
+    prediction = inference.predict(effect, x, reference, bundle)
     assert prediction[0] > 0.6  # the shipped controller hears a strong drive
     objective = matching.TextureObjective(effect, x, reference, prediction)
     nearby = np.clip(prediction + [0.01, -0.01, 0.01], 0, 1)

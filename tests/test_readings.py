@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dafx_explorer import effects, matching, models, readings, sources
+from dafx_explorer import effects, inference, matching, models, readings, sources
 from dafx_explorer.audio import analysis_window
 from dafx_explorer.settings import WINDOW
 
@@ -63,9 +63,9 @@ def test_predelay_times_read_nothing_without_the_reverb(tiny_home, kind):
     fully_wet = effect.render(x, 24_000, [0.5, 0.5, 1.0, param.to_normalized(40.0)])
     for reference in (x, fully_wet, np.zeros(WINDOW, dtype=np.float32)):  # dry, no dry copy, silent
         assert readings.predelay_times(param, None, analysis_window(reference)).values == []
-    encoder = matching.load_models("delay", str(tiny_home / "models")).encoder  # the tiny home's encoder
+    encoder = inference.load_models("delay", str(tiny_home / "models")).encoder  # the tiny home's encoder
     untrained = models.Controller(models.ControllerConfig(n_params=effect.n_params, embedding_dim=128))
-    result = matching.match(effect, x, x, bundle=matching.Models(encoder, untrained))
+    result = matching.match(effect, x, x, bundle=inference.Models(encoder, untrained))
     assert result.measured == () and result.measured_params is None  # the page then claims no reading
 
 

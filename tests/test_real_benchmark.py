@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dafx_explorer import corpus, effects, estimator, matching, real_benchmark, sources
+from dafx_explorer import corpus, effects, estimator, inference, matching, real_benchmark, sources
 from dafx_explorer.cli import main
 
 
@@ -24,12 +24,12 @@ def test_match_uses_the_estimator_where_the_effect_has_one(tiny_home):
     x, other = recording[:120_000], recording[-120_000:]
     for name, predictor in (("overdrive", "estimator"), ("ambience", "controller")):
         effect = effects.get(name)
-        bundle = matching.load_models(name, str(tiny_home / "models"))
+        bundle = inference.load_models(name, str(tiny_home / "models"))
         reference = effect.render(other, 24_000, np.full(effect.n_params, 0.3))
         result = matching.match(effect, x, reference, bundle=bundle)
         assert result.predictor == predictor
         expected = (estimator.predict(bundle.estimator, x, reference) if predictor == "estimator"
-                    else matching.predict(effect, x, reference, bundle))
+                    else inference.predict(effect, x, reference, bundle))
         np.testing.assert_array_equal(result.params, expected)
 
 

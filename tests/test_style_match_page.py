@@ -7,7 +7,7 @@ import pytest
 from bad_audio import BAD_FILES, tone, wav_bytes
 from streamlit.testing.v1 import AppTest
 
-from dafx_explorer import effects, matching, presets, sources, style_match
+from dafx_explorer import effects, inference, matching, presets, sources, style_match
 from dafx_explorer.settings import REPO_ROOT, get_settings
 
 PAGE = str(REPO_ROOT / "app_pages" / "3_Style_Match.py")
@@ -32,7 +32,7 @@ def _errors(at):
 def _predicted_real(effect_name, input_audio, reference_audio):
     effect = effects.get(effect_name)
     result = matching.match(effect, input_audio, reference_audio,
-                            bundle=matching.load_models(effect_name, str(get_settings().models_dir)))
+                            bundle=inference.load_models(effect_name, str(get_settings().models_dir)))
     return effect.real(result.final_params)
 
 
@@ -59,7 +59,7 @@ def test_shipped_clips_end_to_end_then_refinement(tiny_home):
     labels = [b.label for b in at.download_button]
     assert labels == ["JSON preset", "Python snippet"]
     prediction = matching.match(effect, sources.load_clip("guitar"), sources.load_clip("voice"),
-                                bundle=matching.load_models("overdrive", str(get_settings().models_dir)))
+                                bundle=inference.load_models("overdrive", str(get_settings().models_dir)))
     assert at.code[0].value.strip() == presets.snippet(effect, prediction.params).strip()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["type"] for t in spec["data"]] == ["heatmap"] * 3
