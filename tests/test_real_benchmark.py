@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dafx_explorer import corpus, effects, estimator, inference, matching, real_benchmark, sources
+from dafx_explorer import corpus, default_build, effects, estimator, inference, matching, real_benchmark, sources
 from dafx_explorer.cli import main
 
 
@@ -77,6 +77,7 @@ def test_docs_show_the_shipped_real_benchmark_and_training():
     files = (REPO_ROOT / "precomputed" / "models").glob("estimator_*.safetensors")
     shipped = {path.stem.removeprefix("estimator_") for path in files}
     assert shipped == {name for name, row in report["within"].items() if row["predictor"] == "estimator"}
+    assert shipped == set(default_build.ESTIMATOR_STEPS)  # build-default trains exactly the shipped ones
 
 
 def test_refinement_helps_only_where_it_was_no_worse_in_both_pairings():
