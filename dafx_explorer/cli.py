@@ -346,9 +346,9 @@ def _evaluate_real(args) -> int:
 
 
 def cmd_listening_set(args) -> int:
-    from dafx_explorer import listening_set
+    from dafx_explorer import mushra_set
 
-    path = listening_set.build_listening_set(
+    path = mushra_set.build_listening_set(
         effects=args.effects, examples_per_effect=args.examples, seed=args.seed,
         refine_seconds=args.refine_seconds, out_path=args.out,
     )

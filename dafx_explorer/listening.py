@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DafxError, DataError
 from .settings import get_settings
 
 TESTS = ("expert1", "expert2", "questionnaire", "mushra")
@@ -324,7 +324,64 @@ QUESTIONNAIRE = (
 """Usability and efficiency items of the questionnaire, each rated 1–10, then free comments."""
 
 QUESTIONNAIRE_TRIAL = "questionnaire"
+"""Trial id under which the questionnaire's answers are stored."""
 COMMENTS = "comments"
+"""Item of the questionnaire's free comments (no rating; the text is in the payload)."""
+
+PARTS = {"expert1": "Expert test 1 · interpolation", "expert2": "Expert test 2 · semantic control",
+         "mushra": "MUSHRA", "questionnaire": "Questionnaire"}
+"""The parts of a session as the participant sees them, by test."""
+
+MUSHRA_SCALE = "0–20 bad · 20–40 poor · 40–60 fair · 60–80 good · 80–100 excellent"
+"""The five labelled bands of the MUSHRA slider (ITU-R BS.1534-3)."""
+
+ABOUT = """**Expert test 1.** A and B are two settings of an effect at the ends of a line on a map of its sounds.
+You then hear C, the setting halfway between, and rate how close it came to what you expected.
+
+**Expert test 2.** From a starting sound X you are asked for a change, such as "make it much brighter". Click the
+map to try settings (every click counts as a try), stop when you are happy, and rate how easy it was.
+
+**MUSHRA** (after ITU-R BS.1534-3). You compare a few processed sounds with a reference and rate each from 0 to
+100; one of them is the reference itself, hidden among the others.
+
+**Questionnaire.** A few questions about the map, and room for comments.
+
+Only your answers, their times and your browser's name are stored, under a random session code. The protocol and
+the data kept are described in `docs/listening-tests.md`."""
+"""What the Listening Test page's "About this page" tells a participant."""
+
+INSTRUCTIONS = {
+    "expert1": "**Effect: {effect}.** Listen to A, B and the clean sound as often as you like and imagine the sound "
+               "halfway between A and B. Then play C and rate how well it matched what you expected.",
+    "expert2": "**Effect: {effect}.** Start from X. **{prompt}** Click the map to try a setting (every click counts "
+               "as a try); stop when you are satisfied and rate how easy it was.",
+    "mushra": "**Trial {number}.** Rate how close each sound is to the reference (effect: *{effect}*). One of them is "
+              "the reference itself. Play each sound before rating it; replay any as often as you like.",
+    "start": "Your answers are anonymous: you get a random session code, and nothing else about you is stored. "
+             "Please use headphones in a quiet room.",
+}
+"""What the participant is told at the start of each part (``str.format`` fields in braces)."""
+
+HELP = {
+    "part": "The four parts of the test, in any order; your progress in each is kept.",
+    "start": "Get a new session code and begin the test.",
+    "resume": "The code you were shown when you started; your answers so far are kept.",
+    "download": "Every answer you gave, saved or not, as a file to send to the experimenter.",
+    "play_c": "Hear C, the setting halfway along the line, once you have an idea of what the middle should sound like.",
+    "expert1_rating": "1 = not at all, 10 = exactly. Play C first.",
+    "expert1_submit": "Save your rating and go on to the next pair.",
+    "map_x": "Position from left to right on the map.",
+    "map_y": "Position from bottom to top on the map.",
+    "try": "Hear the setting nearest to these coordinates.",
+    "expert2_rating": "1 = very hard, 10 = very easy. Try at least one point first.",
+    "expert2_submit": "Your last try counts as your answer: save it with your rating and go on.",
+    "play": "Listen to this sound; you can rate it once you have heard it.",
+    "mushra_rating": "How close is this sound to the reference? 100 = the same, 0 = nothing like it. Play it first.",
+    "mushra_submit": "Save this trial's ratings and go on to the next one.",
+    "comments": "Anything you want to tell us about the map or the test.",
+    "questionnaire_submit": "Save your answers to the questionnaire.",
+}
+"""The tooltip of each control of the Listening Test page, for a participant."""
 
 
 def completed_trials(answers: pd.DataFrame, test: str) -> set[str]:
@@ -343,6 +400,66 @@ def next_trial(session_id: str, test: str, trial_ids: Sequence[str], answers: pd
     """The session's next unfinished trial (see :func:`session_trials`); None when all are done."""
     done = completed_trials(answers, test)
     return next((t for t in session_trials(session_id, test, trial_ids, limit) if t not in done), None)
+
+
+def progress(session_id: str, test: str, trial_ids: Sequence[str], answers: pd.DataFrame,
+             limit: int | None = None) -> tuple[str | None, int, int]:
+    """How far a session is in ``test``: (its next trial or None when done, trials done, trials it gets)."""
+    mine = session_trials(session_id, test, trial_ids, limit)
+    done = len(completed_trials(answers, test) & set(mine))
+    return next_trial(session_id, test, trial_ids, answers, limit), done, len(mine)
+
+
+def attempted_points(answers: pd.DataFrame, trial_id: str) -> list[dict[str, Any]]:
+    """The map points (``index``, ``x``, ``y``) a session tried in one expert-test-2 trial, in order."""
+    rows = answers[(answers["test"] == "expert2") & (answers["trial_id"] == trial_id) & (answers["item"] == ATTEMPT)]
+    return [payload["point"] for payload in rows["payload"]]
+
+
+def record_or_keep(db: ListeningStore, unsaved: list[dict[str, Any]], session_id: str, test: str, trial_id: str,
+                   items: Mapping[str, float | None], payload: Mapping[str, Any]) -> str | None:
+    """Record answers; when the write fails, append them to ``unsaved`` (with the time given, for
+    :func:`answers_json`) so that nothing is lost, and return the error message. None once saved."""
+    try:
+        db.record(session_id, test, trial_id, items, payload)
+    except DafxError as error:
+        unsaved.append({"test": test, "trial_id": trial_id, "items": dict(items), "payload": dict(payload),
+                        "given_at": _now()})
+        return str(error)
+    return None
+
+
+def mushra_order(session_id: str, trial) -> list[str]:
+    """The sounds of a MUSHRA trial (a ``mushra_set.MushraTrial``) as this session hears them, labelled
+    A, B, … in this order: one per group of stimuli with the same settings, shuffled per session."""
+    return seeded_order(session_id, trial.id, [group[0] for group in trial.distinct_stimuli])
+
+
+def mushra_answer(trial, order: Sequence[str], played: Iterable[str], ratings: Mapping[str, float],
+                  set_built: str, trial_ms: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Check one MUSHRA trial's ratings and return what to record: (a rating per stimulus, the payload).
+
+    ``order``, ``played`` and ``ratings`` name the sounds heard (see :func:`mushra_order`); each
+    rating stands for every stimulus of its sound's group. The payload keeps the order, the sounds
+    played, the time, which set (``set_built``, its ``created_at``) and the trial as heard, since a
+    rebuilt set may reuse a trial id.
+
+    Raises
+    ------
+    DataError
+        A sound not played or not rated (see :func:`check_mushra_ratings`).
+    """
+    members = {group[0]: group for group in trial.distinct_stimuli}
+    played = set(played)
+    labels = {sound: chr(ord("A") + i) for i, sound in enumerate(order)}
+    given = {member: ratings[s] for s in order if s in played and s in ratings for member in members[s]}
+    heard = {member for s in played for member in members[s]}
+    named = {member: labels[s] for s in order for member in members[s]}
+    items = check_mushra_ratings(given, heard, trial.rated, named)
+    payload = {"effect": trial.effect, "order": list(order), "played": sorted(played), "trial_ms": trial_ms,
+               "listening_set": set_built, "trial": trial.to_json(),
+               "merged": [list(group) for group in members.values() if len(group) > 1]}
+    return items, payload
 
 
 def check_mushra_ratings(ratings: Mapping[str, float], played: Iterable[str], rated: Sequence[str],

@@ -18,8 +18,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 from scipy import stats
 
+from .expert_trials import map_figure
 from .listening import ANSWER_COLUMNS, ATTEMPT
-from .listening_set import ANCHOR, HIDDEN_REFERENCE, map_figure
+from .mushra_set import ANCHOR, HIDDEN_REFERENCE
 
 HIDDEN_REFERENCE_MIN = 90.0
 """ITU-R BS.1534-3 post-screening: a hidden reference rated below this counts against the assessor."""

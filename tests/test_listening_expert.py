@@ -6,20 +6,18 @@ from streamlit.testing.v1 import AppTest
 
 from dafx_explorer import listening_analysis as analysis
 from dafx_explorer import matching, precompute, store
-from dafx_explorer.listening import ATTEMPT, ListeningStore
-from dafx_explorer.listening_set import (
+from dafx_explorer.expert_trials import (
     EXPERT_K,
     MapPoint,
-    build_listening_set,
     interpolation_trials,
-    load_listening_set,
     map_coordinates,
     nearest_point,
-    render_trial,
     selected_point,
     semantic_trials,
     start_point,
 )
+from dafx_explorer.listening import ATTEMPT, ListeningStore
+from dafx_explorer.mushra_set import build_listening_set, load_listening_set, render_trial
 from dafx_explorer.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -116,9 +114,9 @@ def _texts(at):
 
 def test_expert_test_1_trial(env):
     at, session = _session()
-    at.radio(key="part").set_value("expert1").run()
+    at.radio(key="listening_part").set_value("expert1").run()
     assert not at.exception
-    rating = next(s for s in at.slider if s.key.startswith("expert1:"))
+    rating = next(s for s in at.slider if s.key.startswith("listening_expert1:"))
     key = rating.key.rsplit(":", 1)[0]
     assert rating.disabled and at.button(key=f"{key}:submit").disabled
     assert len(at.get("audio")) == 3  # A, B and clean; C only after "Play C"
@@ -138,9 +136,9 @@ def test_expert_test_1_trial(env):
 
 def test_expert_test_2_attempts_then_rating(env, dataset):
     at, session = _session()
-    at.radio(key="part").set_value("expert2").run()
+    at.radio(key="listening_part").set_value("expert2").run()
     assert not at.exception
-    key = next(s for s in at.slider if s.key.startswith("expert2:")).key.rsplit(":", 1)[0]
+    key = next(s for s in at.slider if s.key.startswith("listening_expert2:")).key.rsplit(":", 1)[0]
     assert at.slider(key=f"{key}:rating").disabled
     coords, _ = map_coordinates(dataset)
     targets = [coords[3], coords[17]]

@@ -66,10 +66,10 @@ def test_mushra_trial_play_before_rate_then_saved_and_resumed(env):
     at, session = _start()
     store = ListeningStore(env / "db" / "answers.sqlite")
     assert store.has_session(session)
-    at.radio(key="part").set_value("mushra").run()
+    at.radio(key="listening_part").set_value("mushra").run()
     assert not at.exception
     assert "0 of 2 trials done" in at.get("progress")[0].proto.text
-    sliders = [s for s in at.slider if s.key and s.key.startswith("mushra:")]
+    sliders = [s for s in at.slider if s.key and s.key.startswith("listening_mushra:")]
     assert len(sliders) == 3 and all(s.disabled for s in sliders)
     trial_key = sliders[0].key.rsplit(":", 2)[0]
     at.button(key=f"{trial_key}:submit").click().run()
@@ -102,19 +102,19 @@ def test_mushra_trial_play_before_rate_then_saved_and_resumed(env):
     again = AppTest.from_file(LISTENING_PAGE, default_timeout=30)
     again.query_params["session"] = session
     again.run()
-    again.radio(key="part").set_value("mushra").run()
+    again.radio(key="listening_part").set_value("mushra").run()
     assert not again.exception
     assert "1 of 2 trials done" in again.get("progress")[0].proto.text
-    next_key = next(s.key for s in again.slider if s.key and s.key.startswith("mushra:")).rsplit(":", 2)[0]
+    next_key = next(s.key for s in again.slider if s.key and s.key.startswith("listening_mushra:")).rsplit(":", 2)[0]
     assert next_key != trial_key
 
 
 def test_questionnaire_saved_with_comments(env):
     at, session = _start()
-    at.radio(key="part").set_value("questionnaire").run()
+    at.radio(key="listening_part").set_value("questionnaire").run()
     for n, question in enumerate(QUESTIONNAIRE):
-        at.slider(key=f"q:{question.key}").set_value(1 + n)
-    at.text_area(key="q:comments").input("The map felt smooth.")
+        at.slider(key=f"listening_q:{question.key}").set_value(1 + n)
+    at.text_area(key="listening_q:comments").input("The map felt smooth.")
     at.button[-1].click().run()
     assert not at.exception
     assert "Questionnaire saved." in _texts(at)
@@ -128,7 +128,7 @@ def test_questionnaire_saved_with_comments(env):
 
 def test_failed_write_is_shown_with_a_download_of_the_answers(env):
     at, session = _start()
-    at.radio(key="part").set_value("questionnaire").run()
+    at.radio(key="listening_part").set_value("questionnaire").run()
     database = env / "db"
     shutil.rmtree(database)
     (database / "answers.sqlite").mkdir(parents=True)  # the database path is now a folder
@@ -240,13 +240,13 @@ def test_mushra_plays_conditions_with_the_same_settings_once_and_keeps_the_ratin
     (env / "home" / "listening_set.json").write_text(json.dumps({"version": 1, "created_at": BUILT_AT,
                                                                  "trials": [trial]}))
     at, session = _start()
-    at.radio(key="part").set_value("mushra").run()
-    sliders = [s for s in at.slider if s.key and s.key.startswith("mushra:")]
+    at.radio(key="listening_part").set_value("mushra").run()
+    sliders = [s for s in at.slider if s.key and s.key.startswith("listening_mushra:")]
     assert len(sliders) == 3  # hidden reference, anchor, and model and refined as one sound
     for label, rating in zip("ABC", (90, 20, 65), strict=True):
-        at.button(key=f"mushra:ringmod-0:play:{label}").click().run()
-        at.slider(key=f"mushra:ringmod-0:rate:{label}").set_value(rating).run()
-    at.button(key="mushra:ringmod-0:submit").click().run()
+        at.button(key=f"listening_mushra:ringmod-0:play:{label}").click().run()
+        at.slider(key=f"listening_mushra:ringmod-0:rate:{label}").set_value(rating).run()
+    at.button(key="listening_mushra:ringmod-0:submit").click().run()
     assert not at.exception and "Trial 1 saved." in _texts(at)
     stored = ListeningStore(env / "db" / "answers.sqlite").answers(session)
     ratings = dict(zip(stored["item"], stored["value"], strict=True))
@@ -300,3 +300,28 @@ def test_results_page_shows_the_across_recordings_evaluation_beside_the_other(en
     assert not at.exception
     assert any("evaluation_across.json" in error.value for error in at.error)
     assert len([f for f in at.dataframe if "mrstft.model" in f.value.columns]) == 1
+
+
+def _widgets(node):
+    """Every widget under an AppTest node: elements whose message has a tooltip and a form field."""
+    proto = getattr(node, "proto", None)
+    fields = proto.DESCRIPTOR.fields_by_name if proto is not None and hasattr(proto, "DESCRIPTOR") else {}
+    if "help" in fields and "form_id" in fields:
+        yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _widgets(child)
+
+
+def test_every_control_of_the_listening_page_has_a_tooltip(env):
+    at = AppTest.from_file(LISTENING_PAGE, default_timeout=30).run()
+    seen = list(_widgets(at._tree))
+    at, _ = _start()
+    for part in ("mushra", "questionnaire"):
+        at.radio(key="listening_part").set_value(part).run()
+        assert not at.exception
+        seen += list(_widgets(at._tree))
+    labels = {w.proto.label for w in seen}
+    assert {"Start a new session", "Part", "Play A", "Rating of A", "Submit ratings", "Submit questionnaire",
+            "Comments (optional)"} <= labels
+    assert [w.proto.label for w in seen if not w.proto.help.strip()] == []
+    assert "About this page" in [e.proto.label for e in at.get("expander")]

@@ -16,7 +16,7 @@ from dafx_explorer.listening_analysis import (
     mushra_summary,
     post_screening,
 )
-from dafx_explorer.listening_set import (
+from dafx_explorer.mushra_set import (
     HIDDEN_REFERENCE,
     PEAK_LIMIT,
     REFERENCE,

@@ -1,30 +1,10 @@
-"""What listening-test participants are given: MUSHRA sets and the expert tests' map trials.
+"""MUSHRA listening sets: the file format, the loudness-matched stimuli, and the builder.
 
-MUSHRA sets: their JSON format, the stimuli rendered from them, and the builder. Expert
-tests: interpolation trials (A, B and C on a dataset's map), semantic-control trials (a
-prompt and a start point per session), map-click handling and the map figure.
-
-A listening set is small: it stores, per trial, where the audio comes from (a built-in
-source kind, a seed and a segment) and the normalized settings of every condition. Audio
-is rendered on demand from (source, settings), never stored.
-
-File format (``settings.get_settings().listening_set_path``)::
-
-    {"version": 1, "seed": 0, "refine_seconds": 5.0, "created_at": "...",
-     "trials": [
-       {"id": "delay-0", "effect": "delay",
-        "input": {"kind": "guitar", "seed": 1234, "recording_seconds": 10.0,
-                  "offset_seconds": 0.0, "seconds": 5.0},
-        "reference_input": {... same recording, another segment ...},
-        "reference": {"time_seconds": 0.31, ...},             # true settings, normalized
-        "conditions": {"anchor": {...}, "model": {...}, "refined": {...}}}]}
-
-Per trial (ITU-R BS.1534-3) the participant hears the open reference, and in random order
-the hidden reference, the anchor (random settings) and the conditions under test (the
-model's prediction, for the delay, the ambience and the ring modulator the prediction with its
-echo time, pre-delay or carrier measured, and the refined prediction). Every stimulus is the
-effect applied to the trial's *input* segment; the model was given the effect applied to the *reference
-input* segment (other content, same recording), as a user's reference would be.
+A set stores, per trial, where its audio comes from (a source and a segment of it) and the
+normalized settings of each condition (ITU-R BS.1534-3: the hidden reference, an anchor with
+random settings, and the model's answers). Audio is rendered on demand, never stored, so a set
+is a few kilobytes and can be checked into ``precomputed/``. The protocol and the file format
+are described in ``docs/listening-tests.md``.
 """
 
 from __future__ import annotations
@@ -38,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 
 from .errors import DafxError, DataError
-from .listening import session_rng
 from .settings import SAMPLE_RATE, get_settings
 
 FORMAT_VERSION = 1
@@ -410,171 +388,3 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
             "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
     out = Path(out_path) if out_path is not None else get_settings().listening_set_path
     return save_listening_set(ListeningSet(trials=tuple(trials), info=info), out)
-
-
-# -- expert tests ------------------------------------------------------------------------
-
-EXPERT_K = 0
-"""Supervised points of the map the expert tests use (0 = unsupervised UMAP)."""
-
-EXPERT1_TRIALS = 6
-"""Interpolation trials per session (a seeded choice among all datasets' trials)."""
-
-EXPERT2_TRIALS = 4
-"""Semantic-control trials per session."""
-
-SEMANTIC_PROMPTS = {
-    "overdrive": ("Make it twice as distorted.", "Make it much darker."),
-    "delay": ("Make the echoes go on much longer.", "Make the echoes much quieter."),
-    "ambience": ("Make the room much bigger.", "Make it much drier (less reverb)."),
-    "flanger": ("Make the sweep much faster.", "Make the effect much stronger."),
-    "multiband": ("Make it much brighter.", "Give it much more bass."),
-    "dynamics": ("Make it much more compressed (more even in level).", "Make it much punchier."),
-    "ringmod": ("Make it sound much more metallic.", "Make the effect much subtler."),
-    "combo": ("Make it twice as distorted.", "Make it sound like a much smaller speaker."),
-}
-"""Changes asked for in expert test 2, per effect."""
-
-
-@dataclass(frozen=True)
-class MapPoint:
-    """A point of a dataset's map: its row ``index`` and its 2-D coordinates."""
-
-    index: int
-    x: float
-    y: float
-
-    def to_json(self) -> dict[str, float]:
-        return {"index": self.index, "x": self.x, "y": self.y}
-
-
-@dataclass(frozen=True)
-class InterpolationTrial:
-    """Expert test 1: A and B at the ends of a line on the map, C the point nearest its midpoint.
-
-    ``along`` is ``"x"`` or ``"y"`` (A and B the points at the 2nd and 98th percentiles of that
-    map coordinate) or a parameter name (A and B the points whose settings are
-    nearest to all-0.5 with that parameter at 0 and at 1).
-    """
-
-    id: str
-    dataset: str
-    along: str
-    k: int
-    a: MapPoint
-    b: MapPoint
-    c: MapPoint
-
-
-@dataclass(frozen=True)
-class SemanticTrial:
-    """Expert test 2: a prompt for one dataset's effect; the start point is drawn per session."""
-
-    id: str
-    dataset: str
-    prompt: str
-    k: int
-
-
-def map_coordinates(dataset, k: int = EXPERT_K) -> tuple[np.ndarray, int]:
-    """A dataset's map: (N×2 coordinates, k), with ``k`` or else the dataset's smallest k."""
-    k = k if k in dataset.ks else min(dataset.ks)
-    return np.asarray(dataset.projection(k), dtype=np.float64), k
-
-
-def nearest_point(coords: np.ndarray, xy: Sequence[float], exclude: Sequence[int] = ()) -> int:
-    """Row of ``coords`` (N×2) nearest to ``xy``, leaving out the rows in ``exclude``."""
-    distances = np.hypot(coords[:, 0] - xy[0], coords[:, 1] - xy[1])
-    distances[list(exclude)] = np.inf
-    if not np.isfinite(distances).any():
-        raise DataError("the map has no point left to choose")
-    return int(np.argmin(distances))
-
-
-def _true_settings(dataset) -> np.ndarray:
-    """N×n matrix of the normalized settings each point was rendered with."""
-    return dataset.points[[f"p_{name}" for name in dataset.effect.param_names]].to_numpy(np.float64)
-
-
-def map_point(coords: np.ndarray, index: int) -> MapPoint:
-    """Row ``index`` of a map's coordinates (N×2) as a :class:`MapPoint`."""
-    return MapPoint(int(index), float(coords[index, 0]), float(coords[index, 1]))
-
-
-def interpolation_trials(dataset, *, k: int = EXPERT_K) -> list[InterpolationTrial]:
-    """The interpolation trials of a dataset: along both map axes and along each parameter."""
-    coords, k = map_coordinates(dataset, k)
-    settings = _true_settings(dataset)
-    ends = {}
-    for axis, column in (("x", 0), ("y", 1)):
-        values = coords[:, column]
-        ends[axis] = tuple(int(np.argmin(np.abs(values - q))) for q in np.quantile(values, [0.02, 0.98]))
-    for j, name in enumerate(dataset.effect.param_names):
-        corner = np.full(settings.shape[1], 0.5)
-        pair = []
-        for value in (0.0, 1.0):
-            corner[j] = value
-            distances = np.linalg.norm(settings - corner, axis=1)
-            distances[pair] = np.inf
-            pair.append(int(np.argmin(distances)))
-        ends[name] = tuple(pair)
-    trials = []
-    for along, (a, b) in ends.items():
-        c = nearest_point(coords, (coords[a] + coords[b]) / 2, exclude=[a, b])
-        trials.append(InterpolationTrial(f"{dataset.name}:{along}", dataset.name, along, k, map_point(coords, a),
-                                         map_point(coords, b), map_point(coords, c)))
-    return trials
-
-
-def semantic_trials(dataset, *, k: int = EXPERT_K) -> list[SemanticTrial]:
-    """The semantic-control trials of a dataset: one per prompt of its effect (none for unknown effects)."""
-    _, k = map_coordinates(dataset, k)
-    prompts = SEMANTIC_PROMPTS.get(dataset.effect.name, ())
-    return [SemanticTrial(f"{dataset.name}:{i}", dataset.name, prompt, k) for i, prompt in enumerate(prompts)]
-
-
-def start_point(dataset, session_id: str, trial_id: str, *, k: int = EXPERT_K) -> MapPoint:
-    """Expert test 2's start point X for one session: drawn (seeded by session and trial) among
-    the tenth of the points whose settings are nearest to all-0.5, so that any change is possible."""
-    coords, _ = map_coordinates(dataset, k)
-    settings = _true_settings(dataset)
-    central = np.argsort(np.abs(settings - 0.5).max(axis=1), kind="stable")[: max(1, len(settings) // 10)]
-    return map_point(coords, int(session_rng(session_id, trial_id).choice(central)))
-
-
-def selected_point(selection: Mapping[str, Any] | None, coords: np.ndarray) -> MapPoint | None:
-    """The map point a Plotly selection event picked (its ``customdata`` index, else the point
-    nearest the clicked coordinates); None when nothing is selected."""
-    points = (selection or {}).get("points") or []
-    if not points:
-        return None
-    point = points[-1]
-    custom = point.get("customdata")
-    if isinstance(custom, list | tuple) and custom:
-        custom = custom[0]
-    if isinstance(custom, int | float) and 0 <= int(custom) < len(coords):
-        return map_point(coords, int(custom))
-    if point.get("x") is None or point.get("y") is None:
-        return None
-    return map_point(coords, nearest_point(coords, (float(point["x"]), float(point["y"]))))
-
-
-def map_figure(coords: np.ndarray, marks: Mapping[str, MapPoint] = (), *,
-               line: tuple[MapPoint, MapPoint] | None = None, title: str | None = None) -> go.Figure:
-    """The map of a dataset (WebGL scatter, each point's index as ``customdata``), with labelled
-    marks on top and an optional line between two points."""
-    figure = go.Figure(go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", name="settings",
-                                    customdata=np.arange(len(coords)), hoverinfo="none",
-                                    marker={"size": 6, "color": "rgba(120, 120, 140, 0.45)"}))
-    if line is not None:
-        figure.add_trace(go.Scatter(x=[line[0].x, line[1].x], y=[line[0].y, line[1].y], mode="lines",
-                                    line={"dash": "dash", "color": "#444"}, hoverinfo="skip", showlegend=False))
-    if marks:
-        figure.add_trace(go.Scatter(
-            x=[p.x for p in marks.values()], y=[p.y for p in marks.values()], mode="markers+text",
-            text=list(marks), textposition="top center", customdata=[p.index for p in marks.values()],
-            marker={"size": 14, "color": "#d62728", "line": {"width": 1, "color": "white"}}, name="marks",
-            hovertemplate="%{text}<extra></extra>"))
-    figure.update_layout(title=title, showlegend=False, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                         xaxis={"title": "map x"}, yaxis={"title": "map y"}, dragmode="pan", height=480)
-    return figure
