@@ -48,6 +48,7 @@ ATTEMPT = "attempt"
 """Item of an expert-test-2 attempt (a click on the map); every attempt is kept."""
 
 ANSWER_COLUMNS = ("id", "session_id", "test", "trial_id", "item", "value", "payload", "created_at")
+"""Columns of the answers table, as :meth:`ListeningStore.answers` returns them."""
 
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{6,64}")
 

@@ -23,6 +23,7 @@ from .errors import DafxError, DataError
 from .settings import SAMPLE_RATE, get_settings
 
 FORMAT_VERSION = 1
+"""Version of the listening-set file format this module reads and writes."""
 
 REFERENCE = "reference"
 """The open reference: the effect with the true settings."""
