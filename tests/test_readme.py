@@ -33,3 +33,15 @@ def test_readme_is_a_short_product_page():
     size = len((REPO_ROOT / "README.md").read_bytes())
     assert size <= 12_288, f"README.md is {size} bytes; move detail into docs/ (at most 12 KB)"
 
+
+
+def test_readme_and_docs_links_lead_somewhere():
+    """Every relative link of README.md and docs/*.md names a file of the repository (anchors aside)."""
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    missing = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            path = target.partition("#")[0]
+            if path and not target.startswith(("http://", "https://")) and not (page.parent / path).exists():
+                missing.append(f"{page.relative_to(REPO_ROOT)} → {target}")
+    assert "docs/screenshots/latent_controller.png" in README and not missing, missing
