@@ -3,12 +3,12 @@
 A click on a point plays the settings the controller predicts for its embedding (and offers
 its true rendering); a click on empty space interpolates an embedding there and renders the
 controller's prediction live. A lasso drawn across the map is a route: the settings move along
-it over the clip (:mod:`dafx_explorer.automation`). Computation lives in :mod:`dafx_explorer.explorer`.
+it over the clip (:mod:`dafx_explorer.automation`). Computation lives in :mod:`dafx_explorer.latent_map`.
 """
 
 import streamlit as st
 
-from dafx_explorer import automation, explorer, inference, presets, store, ui
+from dafx_explorer import automation, inference, latent_map, presets, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import get_settings
 
@@ -21,10 +21,10 @@ def get_dataset(home: str, name: str) -> store.Dataset:
 
 
 @st.cache_resource(show_spinner="Loading the models…")
-def get_controller(home: str, name: str) -> explorer.LatentController:
+def get_controller(home: str, name: str) -> latent_map.LatentController:
     dataset = get_dataset(home, name)
     bundle = inference.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
-    return explorer.LatentController(dataset, bundle)
+    return latent_map.LatentController(dataset, bundle)
 
 
 @st.cache_resource(max_entries=64)
@@ -37,8 +37,8 @@ def get_map(home: str, name: str, encoder: str, k: int):
 @st.cache_resource(max_entries=16)
 def get_map_figure(home: str, name: str, encoder: str, k: int, colour: str):
     dataset = get_dataset(home, name)
-    title = f"{dataset.name} · {explorer.ENCODER_LABELS.get(encoder, encoder)} · k = {k}"
-    return ui.latent_map_figure(get_map(home, name, encoder, k), explorer.colouring(dataset, colour), title=title)
+    title = f"{dataset.name} · {latent_map.ENCODER_LABELS.get(encoder, encoder)} · k = {k}"
+    return ui.latent_map_figure(get_map(home, name, encoder, k), latent_map.colouring(dataset, colour), title=title)
 
 
 @st.cache_resource(max_entries=16)
@@ -48,7 +48,7 @@ def get_route_figure(home: str, name: str, encoder: str, k: int, colour: str, ro
 
 @st.cache_resource(max_entries=8, show_spinner="Rendering the route…")
 def get_route_render(home: str, name: str, encoder: str, k: int, route: tuple, duration: float,
-                     _controller: explorer.LatentController | None):
+                     _controller: latent_map.LatentController | None):
     dataset = get_dataset(home, name)
     result = automation.automate(dataset, _controller, route, duration=duration, encoder=encoder, k=k)
     return result, automation.render(result, dataset.clean, dataset.sample_rate)
@@ -70,12 +70,12 @@ except DafxError as error:
     st.error(str(error))
     st.stop()
 encoder = controls[1].radio("Encoder", dataset.encoders, key="latent:encoder", horizontal=True,
-                            format_func=lambda e: explorer.ENCODER_LABELS.get(e, e))
+                            format_func=lambda e: latent_map.ENCODER_LABELS.get(e, e))
 k = controls[2].selectbox("Number of supervised points", dataset.ks, key="latent:k",
                           format_func=lambda v: f"{v} (unsupervised)" if v == 0 else str(v),
                           help="Points per extreme of brightness and depth change given a class label "
                                "when the map was projected (semi-supervised UMAP).")
-colour = controls[3].selectbox("Colour by", explorer.colour_choices(dataset), key="latent:colour")
+colour = controls[3].selectbox("Colour by", latent_map.colour_choices(dataset), key="latent:colour")
 
 controller = None
 if dataset.info.get("controller", True):
@@ -102,7 +102,7 @@ with left:
                             config={"displaylogo": False})
     st.caption(f"{len(dataset)} settings of {dataset.effect.name}, placed by how they sound. Click a point, "
                f"or anywhere between points to hear the embedding interpolated there (inverse-distance weights "
-               f"of the {explorer.NEIGHBOURS} nearest points).")
+               f"of the {latent_map.NEIGHBOURS} nearest points).")
     with st.expander("About this page"):
         st.markdown(
             f"**Routes.** Turn on *Draw a route* and drag across the map: the drag is a lasso, whose path Plotly "
@@ -174,10 +174,10 @@ try:
     choice = None
     if lasso is None and st.session_state.get("latent:last_click") != repr(event):  # a new click
         st.session_state["latent:last_click"] = repr(event)
-        choice = explorer.resolve_click(dataset, event, xy, controller)
+        choice = latent_map.resolve_click(dataset, event, xy, controller)
     if preset_file is not None and st.session_state.get("latent:preset_id") != preset_file.file_id:
         st.session_state["latent:preset_id"] = preset_file.file_id
-        choice = explorer.choose_preset(dataset, preset_file.getvalue(), xy, name=preset_file.name)
+        choice = latent_map.choose_preset(dataset, preset_file.getvalue(), xy, name=preset_file.name)
 except DafxError as error:
     st.error(str(error))
     choice = None
@@ -213,7 +213,7 @@ with right:
         columns = {"predicted": choice.settings, "true": choice.true_settings}
     else:
         columns = {"preset" if choice.preset is not None else "true": choice.settings}
-    table = explorer.settings_table(dataset.effect, columns)
+    table = latent_map.settings_table(dataset.effect, columns)
     number = st.column_config.NumberColumn(format="%.4g")
     st.dataframe(table, hide_index=True, width="stretch", column_config=dict.fromkeys(columns, number))
     if choice.neighbours is not None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dafx_explorer import explorer, store, ui
+from dafx_explorer import latent_map, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import get_settings
 
@@ -18,7 +18,7 @@ def get_dataset(home: str, name: str) -> store.Dataset:
 def get_combined_map(home: str, encoder: str):
     """The combined map's figure and the share of its points among their own effect's."""
     points = store.load_combined(encoder, home)
-    agreement = explorer.neighbour_agreement(points[["x", "y"]].to_numpy(), points["effect"].astype(str).to_numpy())
+    agreement = latent_map.neighbour_agreement(points[["x", "y"]].to_numpy(), points["effect"].astype(str).to_numpy())
     return ui.combined_map_figure(points), agreement
 
 
@@ -26,9 +26,9 @@ def get_combined_map(home: str, encoder: str):
 def get_domain_figures(home: str, name: str, encoder: str, k: int):
     dataset = get_dataset(home, name)
     xy = dataset.projection(k, encoder)
-    colours = explorer.map_colours(xy)
+    colours = latent_map.map_colours(xy)
     settings = dataset.points[[f"p_{p}" for p in dataset.param_names]].to_numpy()
-    title = f"{dataset.name} · {explorer.ENCODER_LABELS.get(encoder, encoder)} · k = {k}"
+    title = f"{dataset.name} · {latent_map.ENCODER_LABELS.get(encoder, encoder)} · k = {k}"
     return (ui.domain_colouring_map_figure(xy, colours, title=title),
             ui.parameter_pairs_figure(dataset.effect, settings, colours))
 
@@ -39,7 +39,7 @@ def get_colour_key():
 
 
 def encoder_label(encoder: str) -> str:
-    return explorer.ENCODER_LABELS.get(encoder, encoder)
+    return latent_map.ENCODER_LABELS.get(encoder, encoder)
 
 
 st.title("Latent Space")
@@ -62,7 +62,7 @@ all_effects, domain = st.tabs(["All effects", "Domain colouring"])
 with all_effects:
     st.markdown("Every effect's settings on one map, one colour per effect: where an effect keeps to its own "
                 "region, the model hears it as different from the others.")
-    combined_encoder = st.radio("Encoder", tuple(explorer.ENCODER_LABELS), key="space:combined_encoder",
+    combined_encoder = st.radio("Encoder", tuple(latent_map.ENCODER_LABELS), key="space:combined_encoder",
                                 horizontal=True, format_func=encoder_label, help=ui.ENCODER_HELP)
     try:
         figure, agreement = get_combined_map(home, combined_encoder)

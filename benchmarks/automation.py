@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from dafx_explorer import automation, explorer, inference, store
+from dafx_explorer import automation, inference, latent_map, store
 from dafx_explorer.settings import REPO_ROOT, SAMPLE_RATE
 
 RENDER_BUDGET_SECONDS = 1.0
@@ -48,7 +48,7 @@ def measure_dataset(home: str, name: str, repeats: int) -> dict:
     """Render times and discontinuities of a 10 s route across one dataset's map."""
     dataset = store.load_dataset(name, home)
     bundle = inference.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
-    controller = explorer.LatentController(dataset, bundle)
+    controller = latent_map.LatentController(dataset, bundle)
     route = across(dataset.projection(0, "vae"))
     clip = np.resize(dataset.clean, int(SECONDS * SAMPLE_RATE))
     times = []

@@ -40,7 +40,7 @@ import urllib.request
 import numpy as np
 import torch
 
-from dafx_explorer import explorer, inference, store, ui
+from dafx_explorer import inference, latent_map, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import REPO_ROOT
 
@@ -63,7 +63,7 @@ def _event(curve: int, index: int, position) -> dict:
 def _click_ms(dataset, xy, controller, event) -> float:
     """Milliseconds from a selection event to the WAV bytes of every player the page shows."""
     start = time.perf_counter()
-    choice = explorer.resolve_click(dataset, event, xy, controller)
+    choice = latent_map.resolve_click(dataset, event, xy, controller)
     ui.wav_bytes(choice.audio)
     if choice.true_audio is not None:
         ui.wav_bytes(choice.true_audio)
@@ -75,17 +75,17 @@ def click_latencies(home: str, name: str, clicks: int, encoder: str, k: int | No
     begun = time.perf_counter()
     dataset = store.load_dataset(name, home)
     bundle = inference.load_models(dataset.effect.name, str(store.settings_for(home).models_dir))
-    controller = explorer.LatentController(dataset, bundle)
+    controller = latent_map.LatentController(dataset, bundle)
     k = max(dataset.ks) if k is None else k
     xy = dataset.projection(k, encoder)
     load_seconds = time.perf_counter() - begun
     rng = np.random.default_rng(seed)
-    _click_ms(dataset, xy, controller, _event(explorer.POINTS_CURVE, 0, xy[0]))  # warm-up (first render, torch)
+    _click_ms(dataset, xy, controller, _event(latent_map.POINTS_CURVE, 0, xy[0]))  # warm-up (first render, torch)
     points = rng.permutation(np.arange(1, len(dataset)))[:clicks]
-    point_ms = [_click_ms(dataset, xy, controller, _event(explorer.POINTS_CURVE, int(i), xy[i])) for i in points]
-    low, high = explorer.map_bounds(xy)
+    point_ms = [_click_ms(dataset, xy, controller, _event(latent_map.POINTS_CURVE, int(i), xy[i])) for i in points]
+    low, high = latent_map.map_bounds(xy)
     positions = rng.uniform(low, high, size=(clicks, 2))
-    space_ms = [_click_ms(dataset, xy, controller, _event(explorer.GRID_CURVE, 0, p)) for p in positions]
+    space_ms = [_click_ms(dataset, xy, controller, _event(latent_map.GRID_CURVE, 0, p)) for p in positions]
     return {
         "dataset": name, "effect": dataset.effect.name, "points": len(dataset), "encoder": encoder, "k": k,
         "load_seconds": round(load_seconds, 3),
@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--home", help="data folder (default: DAFX_EXPLORER_HOME or the shipped precomputed/)")
     parser.add_argument("--dataset", default="overdrive")
     parser.add_argument("--clicks", type=int, default=200, help="clicks of each kind")
-    parser.add_argument("--encoder", default="vae", choices=tuple(explorer.ENCODER_LABELS))
+    parser.add_argument("--encoder", default="vae", choices=tuple(latent_map.ENCODER_LABELS))
     parser.add_argument("--k", type=int, help="supervised points of the map (default: the dataset's largest)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-app-start", action="store_true", help="skip the app start measurement")

@@ -41,7 +41,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.explorer import _free_port
-from dafx_explorer import explorer, store, ui
+from dafx_explorer import latent_map, store, ui
 from dafx_explorer.settings import REPO_ROOT, get_settings
 
 START_TIMEOUT = 120.0
@@ -91,12 +91,12 @@ def build_home(points: int, folder: Path, seed: int = 0) -> Path:
 def figure_cost(home: Path) -> dict:
     """Seconds to build the map figure (default colouring), its JSON size in MB and the markers it draws."""
     dataset = store.load_dataset("overdrive", home)
-    colouring = explorer.colouring(dataset, explorer.colour_choices(dataset)[0])
+    colouring = latent_map.colouring(dataset, latent_map.colour_choices(dataset)[0])
     tick = time.perf_counter()
     figure = ui.latent_map_figure(dataset.projection(0), colouring)
     built = time.perf_counter() - tick
     return {"build_seconds": round(built, 3), "json_mb": round(len(figure.to_json()) / 1e6, 2),
-            "markers": len(figure.data[explorer.POINTS_CURVE].x)}
+            "markers": len(figure.data[latent_map.POINTS_CURVE].x)}
 
 
 def browser_times(home: Path, markers: int, clicks: int, chromium: str) -> dict:
@@ -127,13 +127,13 @@ def browser_times(home: Path, markers: int, clicks: int, chromium: str) -> dict:
             page.get_by_role("heading", name="DAFX Explorer").wait_for()
             tick = time.perf_counter()
             page.goto(f"{url}/Latent_Controller")
-            page.wait_for_function(MAP_DRAWN, arg=[explorer.POINTS_CURVE, markers], polling=50)
+            page.wait_for_function(MAP_DRAWN, arg=[latent_map.POINTS_CURVE, markers], polling=50)
             first_draw = time.perf_counter() - tick
             idle = page.get_by_test_id("stApp")
             expect(idle).to_have_attribute("data-test-script-state", "notRunning")
             tick = time.perf_counter()
             page.reload()
-            page.wait_for_function(MAP_DRAWN, arg=[explorer.POINTS_CURVE, markers], polling=50)
+            page.wait_for_function(MAP_DRAWN, arg=[latent_map.POINTS_CURVE, markers], polling=50)
             draw = time.perf_counter() - tick
             expect(idle).to_have_attribute("data-test-script-state", "notRunning")
             plot = page.locator(".js-plotly-plot").first
@@ -148,7 +148,7 @@ def browser_times(home: Path, markers: int, clicks: int, chromium: str) -> dict:
             redraw = time.perf_counter() - tick
             expect(idle).to_have_attribute("data-test-script-state", "notRunning")
             plot.scroll_into_view_if_needed()
-            pixels = np.array(plot.evaluate(f"""gd => {{ const t = gd._fullData[{explorer.POINTS_CURVE}],
+            pixels = np.array(plot.evaluate(f"""gd => {{ const t = gd._fullData[{latent_map.POINTS_CURVE}],
                 xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
                 return Array.from({{length: t._length}}, (_, i) => [box.left + xa._offset + xa.d2p(t.x[i]),
                                                                      box.top + ya._offset + ya.d2p(t.y[i])]); }}"""))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dafx_explorer import effects, explorer, store
+from dafx_explorer import effects, latent_map, store
 from dafx_explorer.errors import DataError, EffectError, ModelError
 
 STEP_SECONDS = 0.4
@@ -111,13 +111,13 @@ def _positions(data, what: str) -> np.ndarray:
 
 def check_route(route, xy) -> np.ndarray:
     """The route as float64 (M, 2) without repeated consecutive positions, or ``DataError``: it needs
-    at least two distinct positions, all of them on the map (:func:`explorer.map_bounds`)."""
+    at least two distinct positions, all of them on the map (:func:`latent_map.map_bounds`)."""
     route = _positions(np.asarray(route, dtype=np.float64).tolist(), "a route")
     if len(route):
         route = route[np.r_[True, np.any(np.diff(route, axis=0) != 0.0, axis=1)]]
     if len(route) < 2:
         raise DataError(f"a route needs at least 2 distinct map positions, got {len(route)}")
-    low, high = explorer.map_bounds(xy)
+    low, high = latent_map.map_bounds(xy)
     outside = np.flatnonzero(np.any((route < low) | (route > high), axis=1))
     if outside.size:
         x, y = route[outside[0]]
@@ -211,15 +211,15 @@ def step_times(duration: float, step_seconds: float = STEP_SECONDS) -> np.ndarra
     return np.minimum(np.arange(steps + 1) * float(step_seconds), float(duration))
 
 
-def automate(dataset: store.Dataset, controller: explorer.LatentController | None, route, *, duration: float,
+def automate(dataset: store.Dataset, controller: latent_map.LatentController | None, route, *, duration: float,
              encoder: str = "vae", k: int = 0, step_seconds: float = STEP_SECONDS,
-             neighbours: int = explorer.NEIGHBOURS) -> Automation:
+             neighbours: int = latent_map.NEIGHBOURS) -> Automation:
     """Settings at every step of a route across the map ``dataset.projection(k, encoder)``.
 
     Parameters
     ----------
     dataset : store.Dataset
-    controller : explorer.LatentController
+    controller : latent_map.LatentController
         Predicts settings from interpolated embeddings; a dataset without one cannot be automated.
     route : array-like, shape (M, 2)
         Map positions in travel order (at least two distinct ones, on the map).
@@ -237,10 +237,10 @@ def automate(dataset: store.Dataset, controller: explorer.LatentController | Non
                          f"train one with: python -m dafx_explorer train-controller --effect {dataset.effect.name}")
     xy = dataset.projection(k, encoder)
     route = check_route(route, xy)
-    low, high = explorer.map_bounds(xy)
+    low, high = latent_map.map_bounds(xy)
     bends = simplify(route, SIMPLIFY_TOLERANCE * float(np.max(high - low)))
     embeddings = dataset.embeddings_for("vae")
-    bend_z = np.stack([explorer.interpolate(embeddings, *explorer.inverse_distance_weights(
+    bend_z = np.stack([latent_map.interpolate(embeddings, *latent_map.inverse_distance_weights(
         xy, position, neighbours=neighbours)) for position in bends])
     times = step_times(duration, step_seconds)
     along = _arc_lengths(bends)

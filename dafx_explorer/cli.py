@@ -261,7 +261,7 @@ def _read_route(text: str):
 
 
 def cmd_automate(args) -> int:
-    from dafx_explorer import audio, automation, explorer, inference, store
+    from dafx_explorer import audio, automation, inference, latent_map, store
     from dafx_explorer.settings import SAMPLE_RATE
 
     if args.automation and Path(args.automation).suffix.lower() not in (".csv", ".json"):
@@ -272,7 +272,7 @@ def cmd_automate(args) -> int:
     controller = None
     if dataset.info.get("controller", True):
         bundle = inference.load_models(dataset.effect.name, str(store.settings_for().models_dir))
-        controller = explorer.LatentController(dataset, bundle)
+        controller = latent_map.LatentController(dataset, bundle)
     duration = len(samples) / SAMPLE_RATE if args.duration is None else args.duration
     step = automation.STEP_SECONDS if args.step_seconds is None else args.step_seconds
     result = automation.automate(dataset, controller, route, duration=duration, encoder=args.encoder, k=args.k,

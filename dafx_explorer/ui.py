@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pandas as pd
 
-from dafx_explorer import audio, effects, explorer
+from dafx_explorer import audio, colour, effects, latent_map
 from dafx_explorer.errors import DataError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
@@ -138,28 +138,28 @@ def wav_bytes(samples: np.ndarray, sr: int = SAMPLE_RATE) -> bytes:
 
 def _map_layout(figure, xy: np.ndarray, **layout) -> None:
     """Shared look of a 2-D map: equal-looking axes without ticks, closest-point clicks."""
-    low, high = explorer.map_bounds(xy)
+    low, high = latent_map.map_bounds(xy)
     figure.update_xaxes(range=[low[0], high[0]], showticklabels=False, title_text="map x", zeroline=False)
     figure.update_yaxes(range=[low[1], high[1]], showticklabels=False, title_text="map y", zeroline=False)
     figure.update_layout(height=MAP_HEIGHT, margin={"l": 30, "r": 10, "t": 40, "b": 30}, hovermode="closest",
                          **layout)
 
 
-def latent_map_figure(xy: np.ndarray, colouring: explorer.Colouring, *, title: str = ""):
+def latent_map_figure(xy: np.ndarray, colouring: latent_map.Colouring, *, title: str = ""):
     """The clickable map of a dataset: its points coloured by ``colouring`` and the invisible grid.
 
-    Trace :data:`explorer.POINTS_CURVE` holds the points (WebGL), trace :data:`explorer.GRID_CURVE`
-    a :data:`explorer.GRID_SIZE`² grid of transparent markers (``hoverinfo="none"``: no label,
+    Trace :data:`latent_map.POINTS_CURVE` holds the points (WebGL), trace :data:`latent_map.GRID_CURVE`
+    a :data:`latent_map.GRID_SIZE`² grid of transparent markers (``hoverinfo="none"``: no label,
     but clicks still select them), so that a click on empty space reports a map position.
-    A selected grid marker shows as a cross. A map of more than :data:`explorer.MAX_DRAWN_POINTS`
-    points draws one real point per cell of a fine grid (:func:`explorer.drawn_points`), in the mean
+    A selected grid marker shows as a cross. A map of more than :data:`latent_map.MAX_DRAWN_POINTS`
+    points draws one real point per cell of a fine grid (:func:`latent_map.drawn_points`), in the mean
     colour of the cell's points; its hover names the point and how many share its cell.
     """
     import plotly.graph_objects as go
 
-    drawn = explorer.drawn_points(xy)
+    drawn = latent_map.drawn_points(xy)
     xy = whole = np.asarray(xy, dtype=np.float32)
-    grid = explorer.grid_positions(xy).astype(np.float32)
+    grid = latent_map.grid_positions(xy).astype(np.float32)
     values, shown = colouring.values.astype(np.float32), colouring.shown.astype(np.float32)
     customdata, hover = shown, "point %{pointNumber}<br>" + colouring.title + ": %{customdata:.3g}<extra></extra>"
     if drawn is not None:
@@ -186,7 +186,7 @@ def latent_map_figure(xy: np.ndarray, colouring: explorer.Colouring, *, title: s
         marker={"size": 10, "color": "#000000", "opacity": 0.0, "symbol": "x"},
         selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 0.0}},
     )
-    traces = {explorer.POINTS_CURVE: points, explorer.GRID_CURVE: clickable}
+    traces = {latent_map.POINTS_CURVE: points, latent_map.GRID_CURVE: clickable}
     figure = go.Figure([traces[curve] for curve in sorted(traces)])
     _map_layout(figure, whole, title={"text": title}, showlegend=False)
     return figure
@@ -211,7 +211,7 @@ def combined_map_figure(table: pd.DataFrame):
 
 
 def domain_colouring_map_figure(xy: np.ndarray, colours: np.ndarray, *, title: str = ""):
-    """The map painted with the 2-D colour map (:func:`explorer.position_colours`): each point in the
+    """The map painted with the 2-D colour map (:func:`colour.position_colours`): each point in the
     colour of its own position."""
     import plotly.graph_objects as go
 
@@ -227,7 +227,7 @@ def colour_key_figure(size: int = 64):
     import plotly.graph_objects as go
 
     u, v = np.meshgrid(np.linspace(0.0, 1.0, size), np.linspace(1.0, 0.0, size))
-    rgb = explorer.position_colours(np.column_stack([u.ravel(), v.ravel()])).reshape(size, size, 3)
+    rgb = colour.position_colours(np.column_stack([u.ravel(), v.ravel()])).reshape(size, size, 3)
     figure = go.Figure(go.Image(z=np.rint(rgb * 255).astype(np.uint8), hoverinfo="skip"))
     figure.update_xaxes(showticklabels=False, title_text="map x →")
     figure.update_yaxes(showticklabels=False, title_text="map y →")
@@ -247,7 +247,7 @@ def parameter_pairs_figure(effect: effects.Effect, settings: np.ndarray, colours
     settings : np.ndarray, shape (N, n_params)
         Normalized settings of the points.
     colours : np.ndarray of str, shape (N,)
-        CSS colour of each point (:func:`explorer.map_colours`).
+        CSS colour of each point (:func:`latent_map.map_colours`).
     max_points : int
         At most this many points are drawn (a seeded random subsample).
     """

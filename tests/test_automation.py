@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from latent_data import build_latent_home
 
-from dafx_explorer import audio, automation, effects, explorer, inference, store
+from dafx_explorer import audio, automation, effects, inference, latent_map, store
 from dafx_explorer.cli import main
 from dafx_explorer.errors import DataError, ModelError
 from dafx_explorer.settings import SAMPLE_RATE
@@ -19,7 +19,7 @@ def home(tiny_home):
 
 def _loaded(home, name):
     dataset = store.load_dataset(name, home)
-    controller = explorer.LatentController(dataset, inference.load_models(dataset.effect.name, str(home / "models")))
+    controller = latent_map.LatentController(dataset, inference.load_models(dataset.effect.name, str(home / "models")))
     return dataset, controller
 
 
@@ -91,7 +91,7 @@ def test_a_straight_route_moves_every_setting_monotonically_from_one_click_to_th
     np.testing.assert_allclose(result.times, np.r_[np.arange(0.0, 3.0, automation.STEP_SECONDS), 3.0])
     np.testing.assert_allclose(result.positions[[0, -1]], [start, end])
     for position, settings in ((start, result.settings[0]), (end, result.settings[-1])):
-        clicked = explorer.choose(dataset, explorer.Selection(None, tuple(position)), xy, controller)
+        clicked = latent_map.choose(dataset, latent_map.Selection(None, tuple(position)), xy, controller)
         np.testing.assert_allclose(settings, clicked.settings, atol=1e-6)  # the ends are empty-space clicks
     change = result.settings[-1] - result.settings[0]
     assert np.any(np.abs(change) > 1e-3), "the tiny controller predicts the same settings at both ends"

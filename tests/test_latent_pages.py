@@ -9,7 +9,7 @@ import soundfile as sf
 from latent_data import EFFECTS, KS, build_latent_home
 from streamlit.testing.v1 import AppTest
 
-from dafx_explorer import explorer, inference, store
+from dafx_explorer import inference, latent_map, store
 from dafx_explorer.settings import REPO_ROOT, SAMPLE_RATE
 
 CONTROLLER_PAGE = str(REPO_ROOT / "app_pages" / "1_Latent_Controller.py")
@@ -60,8 +60,8 @@ def test_controller_page_switches_effect_encoder_k_and_colouring(home):
 def _choice(home, name, event_of):
     dataset = store.load_dataset(name, home)
     xy = dataset.projection(0, "vae")
-    controller = explorer.LatentController(dataset, inference.load_models(dataset.effect.name, str(home / "models")))
-    return explorer.resolve_click(dataset, event_of(xy), xy, controller)
+    controller = latent_map.LatentController(dataset, inference.load_models(dataset.effect.name, str(home / "models")))
+    return latent_map.resolve_click(dataset, event_of(xy), xy, controller)
 
 
 def _event(curve, index, x, y):
@@ -69,7 +69,7 @@ def _event(curve, index, x, y):
 
 
 def test_controller_page_shows_a_clicked_point_with_both_players_table_and_exports(home):
-    choice = _choice(home, "overdrive", lambda xy: _event(explorer.POINTS_CURVE, 4, *xy[4]))
+    choice = _choice(home, "overdrive", lambda xy: _event(latent_map.POINTS_CURVE, 4, *xy[4]))
     at = _run(CONTROLLER_PAGE, **{"latent:dataset": "overdrive", "latent:choice": ("overdrive", choice)})
     assert "Point 4" in _texts(at)
     assert len(at.get("audio")) == 3  # clean, predicted, true
@@ -86,7 +86,7 @@ def test_controller_page_shows_a_clicked_point_with_both_players_table_and_expor
 
 
 def test_controller_page_shows_an_empty_space_click(home):
-    choice = _choice(home, "delay", lambda xy: _event(explorer.GRID_CURVE, 0, *(xy.min(axis=0) - 0.1)))
+    choice = _choice(home, "delay", lambda xy: _event(latent_map.GRID_CURVE, 0, *(xy.min(axis=0) - 0.1)))
     at = _run(CONTROLLER_PAGE, **{"latent:dataset": "delay", "latent:choice": ("delay", choice)})
     assert "Empty space at" in _texts(at) and "Interpolated from points" in _texts(at)
     assert len(at.get("audio")) == 2  # clean and the interpolated prediction
@@ -103,7 +103,7 @@ def test_space_page_combined_map_and_domain_colouring(home):
         at.radio(key="space:combined_encoder").set_value(encoder).run()
         assert not at.exception
         points = store.load_combined(encoder)
-        agreement = explorer.neighbour_agreement(points[["x", "y"]].to_numpy(), points["effect"].to_numpy())
+        agreement = latent_map.neighbour_agreement(points[["x", "y"]].to_numpy(), points["effect"].to_numpy())
         assert f"{agreement:.1%} of the points have most of their 5 nearest neighbours" in _texts(at)
     for name in EFFECTS:
         at.selectbox(key="space:dataset").set_value(name).run()
@@ -130,16 +130,16 @@ def test_figures_hold_every_point_in_webgl_with_a_clickable_grid(home):
 
     dataset = store.load_dataset("overdrive", home)
     xy = dataset.projection(5, "vq")
-    figure = ui.latent_map_figure(xy, explorer.colouring(dataset, "drive_db"))
-    points, grid = figure.data[explorer.POINTS_CURVE], figure.data[explorer.GRID_CURVE]
+    figure = ui.latent_map_figure(xy, latent_map.colouring(dataset, "drive_db"))
+    points, grid = figure.data[latent_map.POINTS_CURVE], figure.data[latent_map.GRID_CURVE]
     assert points.type == grid.type == "scattergl"
     np.testing.assert_allclose(np.asarray(points.x), xy[:, 0], rtol=1e-6)
-    assert len(grid.x) == explorer.GRID_SIZE**2 and grid.marker.opacity == 0.0
+    assert len(grid.x) == latent_map.GRID_SIZE**2 and grid.marker.opacity == 0.0
     assert grid.hoverinfo == "none"  # "skip" would also stop click events
     settings = dataset.points[[f"p_{n}" for n in dataset.param_names]].to_numpy()
-    pairs = ui.parameter_pairs_figure(dataset.effect, settings, explorer.map_colours(xy))
+    pairs = ui.parameter_pairs_figure(dataset.effect, settings, latent_map.map_colours(xy))
     assert len(pairs.data) == 3 and all(t.type == "scattergl" for t in pairs.data)
-    assert list(pairs.data[0].marker.color) == explorer.map_colours(xy).tolist()
+    assert list(pairs.data[0].marker.color) == latent_map.map_colours(xy).tolist()
 
 
 def test_controller_page_without_models_warns_and_still_draws_the_map(home, tmp_path, monkeypatch):
@@ -181,7 +181,7 @@ def test_controller_page_plays_a_loaded_preset_and_names_the_nearest_point(home)
         ("plain.json", b'{"pedalboard": [{"Distortion": {"drive_db": 35}}]}', "application/json")).run()
     assert not at.exception, [e.value for e in at.exception]
     dataset = store.load_dataset("overdrive", home)
-    choice = explorer.choose_preset(dataset, '{"pedalboard": [{"Distortion": {"drive_db": 35}}]}',
+    choice = latent_map.choose_preset(dataset, '{"pedalboard": [{"Distortion": {"drive_db": 35}}]}',
                                     dataset.projection(0, "vae"))
     assert "Preset plain.json" in _texts(at) and f"settings: {choice.selection.index}." in _texts(at)
     assert len(at.get("audio")) == 2  # clean and the preset

@@ -29,7 +29,7 @@ from streamlit_ui import (
 )
 
 from dafx_explorer import store
-from dafx_explorer.explorer import GRID_CURVE, POINTS_CURVE
+from dafx_explorer.latent_map import GRID_CURVE, POINTS_CURVE
 
 pytestmark = pytest.mark.browser
 
