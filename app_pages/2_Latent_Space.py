@@ -27,7 +27,7 @@ def get_domain_figures(home: str, name: str, encoder: str, k: int):
     dataset = get_dataset(home, name)
     xy = dataset.projection(k, encoder)
     colours = latent_map.map_colours(xy)
-    settings = dataset.points[[f"p_{p}" for p in dataset.param_names]].to_numpy()
+    settings = dataset.settings_matrix()
     title = f"{dataset.name} · {latent_map.ENCODER_LABELS.get(encoder, encoder)} · k = {k}"
     return (ui.domain_colouring_map_figure(xy, colours, title=title),
             ui.parameter_pairs_figure(dataset.effect, settings, colours))

@@ -105,7 +105,7 @@ def nearest_point(coords: np.ndarray, xy: Sequence[float], exclude: Sequence[int
 
 def _true_settings(dataset) -> np.ndarray:
     """N×n matrix of the normalized settings each point was rendered with."""
-    return dataset.points[[f"p_{name}" for name in dataset.effect.param_names]].to_numpy(np.float64)
+    return dataset.settings_matrix()
 
 
 def map_point(coords: np.ndarray, index: int) -> MapPoint:

@@ -455,7 +455,7 @@ def colouring(dataset: store.Dataset, name: str) -> Colouring:
     if name not in dataset.param_names:
         raise DataError(f"cannot colour by {name!r}; choose one of {', '.join(colour_choices(dataset))}")
     param = dataset.effect.params[dataset.param_names.index(name)]
-    values = dataset.points[f"p_{name}"].to_numpy(np.float64)
+    values = dataset.settings_matrix()[:, dataset.param_names.index(name)]
     ticks = (0.0, 0.25, 0.5, 0.75, 1.0)
     text = tuple(f"{param.to_real(t):.3g}" for t in ticks)
     title = f"{name} ({param.unit})" if param.unit else name

@@ -375,8 +375,8 @@ def precompute(
                 for i, blob in enumerate(blobs, start=first):
                     (tmp / store.audio_file(i)).write_bytes(blob.tobytes())
         table = {"id": np.arange(points, dtype=np.int64)}
-        table.update({f"p_{name}": settings[:, j] for j, name in enumerate(effect.param_names)})
-        table.update({f"pred_{name}": predicted[:, j] for j, name in enumerate(effect.param_names)})
+        table.update(zip(store.settings_columns(effect.param_names), settings.T, strict=True))
+        table.update(zip(store.settings_columns(effect.param_names, predicted=True), predicted.T, strict=True))
         table["brightness_change"] = brightness.astype(np.float32)
         table["depth_change"] = depth.astype(np.float32)
         for index, (kind, k) in enumerate(fits):

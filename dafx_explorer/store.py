@@ -175,6 +175,11 @@ def _effect_from_info(info: dict) -> effects.Effect:
     return StoredPluginEffect(info["effect"], params, plugin["path"], plugin.get("plugin_name"))
 
 
+def settings_columns(param_names, *, predicted: bool = False) -> list[str]:
+    """Names of the points table's settings columns: ``p_NAME`` (true) or ``pred_NAME`` (predicted)."""
+    return [f"{'pred_' if predicted else 'p_'}{name}" for name in param_names]
+
+
 class Dataset:
     """One precomputed dataset: points, embeddings, projections, the clean clip and audio on demand.
 
@@ -209,8 +214,8 @@ class Dataset:
         self.clean = clean
         self.sample_rate = SAMPLE_RATE
         self._embeddings = embeddings
-        self._true = points[[f"p_{name}" for name in self.param_names]].to_numpy(np.float64)
-        self._predicted = points[[f"pred_{name}" for name in self.param_names]].to_numpy(np.float64)
+        self._true = points[settings_columns(self.param_names)].to_numpy(np.float64)
+        self._predicted = points[settings_columns(self.param_names, predicted=True)].to_numpy(np.float64)
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -245,6 +250,10 @@ class Dataset:
         if k not in self.ks:
             raise DataError(f"dataset {self.name} has no projection for k={k!r}; available: {list(self.ks)}")
         return self.points[list(coordinate_columns(encoder, k))].to_numpy(np.float64)
+
+    def settings_matrix(self, *, predicted: bool = False) -> np.ndarray:
+        """Normalized settings of every point (N, n_params): true, or the controller's prediction."""
+        return (self._predicted if predicted else self._true).copy()
 
     def true_settings(self, i: int) -> np.ndarray:
         """Normalized settings point ``i`` was rendered with, shape (n_params,)."""
