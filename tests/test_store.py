@@ -69,6 +69,11 @@ def test_round_trip(home):
         np.testing.assert_array_equal(ds.true_settings(i), ds.points.loc[i, [f"p_{n}" for n in ds.param_names]])
         np.testing.assert_array_equal(ds.predicted_settings(i),
                                       ds.points.loc[i, [f"pred_{n}" for n in ds.param_names]])
+        np.testing.assert_array_equal(ds.settings_matrix()[i], ds.true_settings(i))
+        np.testing.assert_array_equal(ds.settings_matrix(predicted=True)[i], ds.predicted_settings(i))
+    assert store.settings_columns(("drive", "tone"), predicted=True) == ["pred_drive", "pred_tone"]
+    ds.settings_matrix()[0] = -1.0  # a copy: the dataset keeps its settings
+    assert ds.true_settings(0).min() >= 0.0
     assert ds.clean.shape == (WINDOW,) and ds.clean.dtype == np.float32
 
 
