@@ -65,7 +65,6 @@ ENCODER_LABELS = {"vae": "β-VAE", "vq": "VQ-VAE"}
 """Display names of the encoders."""
 
 
-
 # --------------------------------------------------------------------------- selection
 
 
