@@ -8,7 +8,7 @@ it over the clip (:mod:`dafx_explorer.automation`). Computation lives in :mod:`d
 
 import streamlit as st
 
-from dafx_explorer import automation, inference, latent_map, presets, store, ui
+from dafx_explorer import automation, inference, latent_map, presets, real_clips, store, ui
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import get_settings
 
@@ -55,6 +55,8 @@ def get_route_render(home: str, name: str, encoder: str, k: int, route: tuple, d
 
 
 st.title("Latent Controller")
+st.markdown("Each dot is one setting of an effect, placed so that settings that sound alike sit close together. "
+            "Click a dot, or the space between dots, to hear it on the clip.")
 home = str(get_settings().home)
 names = store.list_datasets(home)
 if not names:
@@ -63,19 +65,25 @@ if not names:
     st.stop()
 
 controls = st.columns([2, 1, 1, 2])
-name = controls[0].selectbox("Effect (dataset)", names, key="latent:dataset")
+name = controls[0].selectbox("Effect (dataset)", names, key="latent:dataset",
+                             help="Which effect's map to explore; maps named after a recording (a real voice, a "
+                                  "real guitar) play that recording, the others a generated clip.")
 try:
     dataset = get_dataset(home, name)
 except DafxError as error:
     st.error(str(error))
     st.stop()
 encoder = controls[1].radio("Encoder", dataset.encoders, key="latent:encoder", horizontal=True,
-                            format_func=lambda e: latent_map.ENCODER_LABELS.get(e, e))
+                            format_func=lambda e: latent_map.ENCODER_LABELS.get(e, e),
+                            help="Which learned audio model placed the dots: the β-VAE (smooth, what the "
+                                 "controller reads) or the VQ-VAE (discrete codes).")
 k = controls[2].selectbox("Number of supervised points", dataset.ks, key="latent:k",
                           format_func=lambda v: f"{v} (unsupervised)" if v == 0 else str(v),
                           help="Points per extreme of brightness and depth change given a class label "
                                "when the map was projected (semi-supervised UMAP).")
-colour = controls[3].selectbox("Colour by", latent_map.colour_choices(dataset), key="latent:colour")
+colour = controls[3].selectbox("Colour by", latent_map.colour_choices(dataset), key="latent:colour",
+                               help="Colour the dots by one setting, by a sound descriptor such as brightness, "
+                                    "or by two settings at once (hue and lightness).")
 
 controller = None
 if dataset.info.get("controller", True):
@@ -100,11 +108,14 @@ with left:
         else get_map_figure(home, name, encoder, k, colour)
     event = st.plotly_chart(figure, on_select="rerun", selection_mode=("points", "lasso"), key="latent:map",
                             config={"displaylogo": False})
-    st.caption(f"{len(dataset)} settings of {dataset.effect.name}, placed by how they sound. Click a point, "
-               f"or anywhere between points to hear the embedding interpolated there (inverse-distance weights "
-               f"of the {latent_map.NEIGHBOURS} nearest points).")
+    st.caption(f"{len(dataset)} settings of {dataset.effect.name}, placed by how they sound.")
     with st.expander("About this page"):
         st.markdown(
+            f"**The map.** Every setting was rendered on the clip and encoded by the audio model; UMAP placed the "
+            f"embeddings in two dimensions (with *supervised points*, a few labelled extremes pull the layout). "
+            f"A click on a dot plays what the controller network predicts from that dot's embedding, beside the "
+            f"true settings; a click between dots interpolates an embedding from the {latent_map.NEIGHBOURS} "
+            f"nearest dots (inverse-distance weights) and plays the controller's prediction for it.\n\n"
             f"**Routes.** Turn on *Draw a route* and drag across the map: the drag is a lasso, whose path Plotly "
             f"reports in the order you drew it, so one gesture gives the whole route and its direction (a "
             f"sequence of clicks would need a rerun per click and a way to say where the route ends). The route "
@@ -189,6 +200,9 @@ choice = remembered[1] if remembered and remembered[0] == name else None
 with right:
     st.subheader("Clean clip")
     st.audio(ui.wav_bytes(dataset.clean), format="audio/wav")
+    clip_credit = real_clips.credit(str(dataset.info.get("source", "")))
+    if clip_credit:
+        st.caption(f"Recording: {clip_credit}.")
     if choice is None:
         st.info("Click the map to hear a setting.")
         st.stop()
@@ -223,7 +237,8 @@ with right:
     st.subheader("Export")
     export = choice.settings
     if choice.true_settings is not None and choice.predicted:
-        which = st.radio("Settings to export", ("predicted", "true"), horizontal=True, key="latent:export")
+        which = st.radio("Settings to export", ("predicted", "true"), horizontal=True, key="latent:export",
+                         help="Export the controller's prediction or the point's true settings.")
         export = choice.settings if which == "predicted" else choice.true_settings
     try:
         preset_text = presets.preset_json(dataset.effect, export)
@@ -233,8 +248,11 @@ with right:
         st.stop()
     buttons = st.columns(2)
     buttons[0].download_button("Preset (JSON)", preset_text, file_name=presets.file_name(dataset.effect, ".json"),
-                               mime="application/json", key="latent:preset")
+                               mime="application/json", key="latent:preset",
+                               help="The settings as a preset file: load it here or on Style Match, or render "
+                                    "with `python -m dafx_explorer render --preset FILE`.")
     buttons[1].download_button("Python snippet", code, file_name=presets.file_name(dataset.effect, ".py"),
-                               mime="text/x-python", key="latent:snippet")
+                               mime="text/x-python", key="latent:snippet",
+                               help="A script that rebuilds the same pedalboard chain with these settings.")
     with st.expander("Python snippet (rebuilds the pedalboard chain)"):
         st.code(code, language="python")

@@ -6,7 +6,18 @@ soon as an input and a reference are chosen; refinement (CMA-ES within a time bu
 
 import streamlit as st
 
-from dafx_explorer import audio, effects, inference, matching, presets, real_benchmark, sources, style_match, ui
+from dafx_explorer import (
+    audio,
+    effects,
+    inference,
+    matching,
+    presets,
+    real_benchmark,
+    real_clips,
+    sources,
+    style_match,
+    ui,
+)
 from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
@@ -69,9 +80,12 @@ def choose(role: str, effect, processed: bool):
             identity, samples = f"upload:{upload.file_id}", decode_upload(upload.file_id, upload)
         else:
             name = st.selectbox("Clip", sources.builtin_clips(), key=f"style_match_{role}_clip",
-                                help="A short clip shipped with the app.")
+                                help="A short clip shipped with the app: a generated instrument, or a real "
+                                     "recording (credited below it).")
             sources_dir = str(get_settings().sources_dir)
             identity, samples = f"clip:{sources_dir}/{name}", get_clip(name, sources_dir)
+            if credit := real_clips.credit(name):
+                st.caption(f"Recording: {credit}.")
             if origin == PROCESSED_CLIP:
                 seed = int(st.number_input("Random settings (seed)", min_value=0, value=0, step=1,
                                            key=f"style_match_{role}_seed",

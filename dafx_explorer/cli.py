@@ -128,6 +128,14 @@ def cmd_sources(args) -> int:
 
     folder = Path(args.out) if args.out else get_settings().sources_dir
     paths = sources.write_builtin_clips(folder)
+    if args.real:
+        from dafx_explorer import manifest, real_clips
+
+        paths += real_clips.write_real_clips(folder)
+        if folder.resolve() == get_settings().sources_dir.resolve():
+            for name, entry in real_clips.catalogue().items():
+                manifest.record("sources", name, {**entry, "command": manifest.command_line(),
+                                                  "path": f"sources/{name}.flac"})
     for path in paths:
         print(path)
     return 0
@@ -388,8 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_render)
 
-    p = commands.add_parser("sources", help="write the built-in source clips as FLAC")
+    p = commands.add_parser("sources", help="write the shipped clips as FLAC (with --real, the real ones too)")
     p.add_argument("--out", help="folder (default: the data folder's sources/)")
+    p.add_argument("--real", action="store_true",
+                   help="also cut the real clips from Debian's asterisk-core-sounds-{en,it}-g722 and sonic-pi-samples")
     p.set_defaults(func=cmd_sources)
 
     for name, func, helptext in (

@@ -63,8 +63,8 @@ LICENCES = {
     "wesnoth": "Debian wesnoth-1.16-music: GPL-2+",
     "speech": "espeak-ng synthesis (GPL-3+ software; the output is free of restrictions)",
     "fluidsynth": "fluidsynth renders with Debian fluid-soundfont-gm (MIT)",
-    "asterisk": "Debian asterisk-core-sounds-{en,es,fr,it,ru}-g722: CC-BY-SA-3.0 (Allison Smith, June Wallack, "
-                "Carlo and IVR Voice RU; Digium, Inc.)",
+    "asterisk": "Debian asterisk-core-sounds-{en,es,fr,it,ru}-g722: CC-BY-SA-3.0 (Allison Smith, June Wallack; "
+                "Digium, Inc.) and CC-BY-3.0 (Carlo Flora, Maxim Topal)",
     "lincity": "Debian lincity-ng-data music: GPL-2+ (pronobozo, Robert van Herk)",
     "folder": "the user's own files",
 }
@@ -134,7 +134,7 @@ def is_held_out(name: str) -> bool:
     return int(hashlib.sha1(name.encode()).hexdigest(), 16) % 5 == 0
 
 
-def _fit_length(samples: np.ndarray, n: int) -> np.ndarray:
+def fit_length(samples: np.ndarray, n: int) -> np.ndarray:
     """Loop (or cut) a signal to exactly ``n`` samples."""
     if len(samples) >= n:
         return samples[:n].astype(np.float32)
@@ -146,7 +146,7 @@ def _rms(samples: np.ndarray) -> float:
     return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
-def _loudness_normalize(samples: np.ndarray, rms_db: float = -20.0) -> np.ndarray:
+def loudness_normalize(samples: np.ndarray, rms_db: float = -20.0) -> np.ndarray:
     """Scale to a given RMS level (dBFS), keeping the peak at or below 0.99; a signal quieter
     than :data:`SILENCE_RMS` is left as it is (and :func:`build` leaves it out)."""
     rms = _rms(samples)
@@ -156,7 +156,7 @@ def _loudness_normalize(samples: np.ndarray, rms_db: float = -20.0) -> np.ndarra
     return (samples * gain).astype(np.float32)
 
 
-def _read_trusted(path: Path, *, start_seconds: float = 0.0, seconds: float | None = None) -> np.ndarray:
+def read_trusted(path: Path, *, start_seconds: float = 0.0, seconds: float | None = None) -> np.ndarray:
     """Read (part of) a file from a trusted system package, as 24 kHz mono."""
     info = sf.info(str(path))
     start = int(start_seconds * info.samplerate)
@@ -172,7 +172,7 @@ def is_audible(recording: Recording) -> bool:
 
 def _make(name: str, origin: str, samples: np.ndarray) -> Recording:
     n = int(RECORDING_SECONDS * SAMPLE_RATE)
-    return Recording(name, origin, _loudness_normalize(_fit_length(samples, n)))
+    return Recording(name, origin, loudness_normalize(fit_length(samples, n)))
 
 
 def generated(split: str, count: int) -> list[Recording]:
@@ -194,8 +194,8 @@ def sonic_pi(split: str, rng: np.random.Generator, patterns: int = 40) -> list[R
     loops = [f for f in files if f.stem.startswith(("loop_", "ambi_", "guit_", "bass_"))]
     shots = [f for f in files if f.stem.startswith(("bd_", "sn_", "drum_", "elec_", "tabla_", "perc_"))]
     want = split == "eval"
-    out = [_make(f"sonic-pi:{f.stem}", "sonic-pi", _read_trusted(f)) for f in loops if is_held_out(f.stem) == want]
-    pool = [_read_trusted(f) for f in shots if is_held_out(f.stem) == want]
+    out = [_make(f"sonic-pi:{f.stem}", "sonic-pi", read_trusted(f)) for f in loops if is_held_out(f.stem) == want]
+    pool = [read_trusted(f) for f in shots if is_held_out(f.stem) == want]
     n = int(RECORDING_SECONDS * SAMPLE_RATE)
     for index in range(patterns if pool else 0):
         pattern = np.zeros(n + SAMPLE_RATE, dtype=np.float32)
@@ -223,7 +223,7 @@ def wesnoth(split: str, rng: np.random.Generator, per_track: int = 3) -> list[Re
         for index in range(per_track):
             # one draw per segment whatever the track's length, so later tracks and sources keep theirs
             start = float(rng.uniform(margin, max(slack - margin, margin)))
-            samples = _read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
+            samples = read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
             out.append(_make(f"wesnoth:{path.stem}:{index}", "wesnoth", samples))
     return out
 
@@ -244,7 +244,7 @@ def speech(split: str, rng: np.random.Generator, count: int = 60) -> list[Record
                  "-w", str(wav), text],
                 check=True, capture_output=True, timeout=30,
             )
-            out.append(_make(f"speech:{split}:{index}", "speech", _read_trusted(wav)))
+            out.append(_make(f"speech:{split}:{index}", "speech", read_trusted(wav)))
     return out
 
 
@@ -291,11 +291,11 @@ def fluidsynth(split: str, rng: np.random.Generator, count: int = 40) -> list[Re
                 ["fluidsynth", "-ni", "-g", "0.6", "-r", str(SAMPLE_RATE), "-F", str(wav), str(SOUNDFONT), str(midi)],
                 check=True, capture_output=True, timeout=60,
             )
-            out.append(_make(name, "fluidsynth", _read_trusted(wav)))
+            out.append(_make(name, "fluidsynth", read_trusted(wav)))
     return out
 
 
-def _decode_g722(files: list[Path]) -> np.ndarray:
+def decode_g722(files: list[Path]) -> np.ndarray:
     """The G.722 files one after another as 24 kHz mono (one ffmpeg call; their byte stream is continuous)."""
     stream = b"".join(file.read_bytes() for file in files)
     done = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "g722", "-i", "-", "-ar",
@@ -315,7 +315,7 @@ def asterisk(split: str, rng: np.random.Generator) -> list[Recording]:
         if not files or (language == ASTERISK_HELD_OUT) != (split == "eval"):
             continue
         files = [files[i] for i in rng.permutation(len(files))]
-        speech_audio = _decode_g722(files)
+        speech_audio = decode_g722(files)
         ends = np.cumsum([file.stat().st_size * SAMPLE_RATE // G722_BYTES_PER_SECOND for file in files])
         gap = np.zeros(int(PROMPT_GAP_SECONDS * SAMPLE_RATE), dtype=np.float32)
         n, pieces, length = int(RECORDING_SECONDS * SAMPLE_RATE), [], 0
@@ -337,7 +337,7 @@ def lincity(split: str, rng: np.random.Generator, per_track: int = 8) -> list[Re
         duration = sf.info(str(path)).duration
         for index in range(per_track):
             start = float(rng.uniform(0.0, max(duration - RECORDING_SECONDS, 0.0)))
-            samples = _read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
+            samples = read_trusted(path, start_seconds=start, seconds=RECORDING_SECONDS)
             out.append(_make(f"lincity:{path.stem}:{index}", "lincity", samples))
     return out
 

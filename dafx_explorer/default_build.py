@@ -28,7 +28,7 @@ def steps() -> list[list[str]]:
     """The CLI commands that build the embedded default, in order."""
     names = effects.names()
     return [
-        ["sources"],
+        ["sources", "--real"],
         ["train-encoder", "--kind", "vae", "--epochs", str(SHIPPED_ENCODER_EPOCHS)],
         ["train-encoder", "--kind", "vq", "--epochs", "3"],
         *(["train-controller", "--effect", name] for name in names),

@@ -46,14 +46,14 @@ PEAK_LIMIT = 0.98
 
 @dataclass(frozen=True)
 class Segment:
-    """A segment of a built-in source recording, rendered with ``sources.generate``.
+    """A segment of a recording: a generated one (``sources.generate``) or a shipped real clip.
 
     Attributes
     ----------
     kind : str
-        Source kind (one of ``sources.KINDS``).
+        A generated kind (one of ``sources.KINDS``) or a real clip's name (``real_clips.CLIPS``).
     seed : int
-        Seed of the recording (evaluation seeds are ≥ 1000).
+        Seed of a generated recording (evaluation seeds are ≥ 1000); 0 for a real clip.
     recording_seconds : float
         Length of the whole recording (s).
     offset_seconds, seconds : float
@@ -68,9 +68,13 @@ class Segment:
 
     def audio(self) -> np.ndarray:
         """The segment's samples (mono float32 at ``SAMPLE_RATE``)."""
-        from . import sources
+        from . import corpus, real_clips, sources
 
-        recording = sources.generate(self.kind, seed=self.seed, seconds=self.recording_seconds)
+        if self.kind in real_clips.CLIPS:
+            length = int(round(self.recording_seconds * SAMPLE_RATE))
+            recording = corpus.fit_length(sources.load_clip(self.kind), length)
+        else:
+            recording = sources.generate(self.kind, seed=self.seed, seconds=self.recording_seconds)
         start = int(round(self.offset_seconds * SAMPLE_RATE))
         return np.asarray(recording[start:start + int(round(self.seconds * SAMPLE_RATE))], dtype=np.float32)
 
@@ -157,6 +161,11 @@ def _segment(data: Any, where: str) -> Segment:
     except (KeyError, TypeError, ValueError) as error:
         raise DataError(f"{where}: expected kind, seed, recording_seconds, offset_seconds, seconds "
                         f"({error!r})") from None
+    from . import real_clips, sources
+
+    if segment.kind not in (*sources.KINDS, *real_clips.CLIPS):
+        raise DataError(f"{where}: unknown recording {segment.kind!r}; expected one of "
+                        f"{', '.join((*sources.KINDS, *real_clips.CLIPS))}")
     if not (segment.seconds > 0 and segment.offset_seconds >= 0
             and segment.offset_seconds + segment.seconds <= segment.recording_seconds):
         raise DataError(f"{where}: segment {segment.offset_seconds:g}+{segment.seconds:g} s does not lie "
@@ -320,10 +329,10 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
                         match: Callable[..., Any] | None = None) -> Path:
     """Build a MUSHRA listening set from the shipped models and the built-in sources.
 
-    For each effect and example: a source recording (kind and seed ≥ 1000 drawn from
-    ``seed``) of twice :data:`STIMULUS_SECONDS`; the input is its first half and the
-    reference input its second half; true settings and anchor settings are drawn uniformly
-    in [0, 1]; the model is given the input and the effect applied to the reference input
+    For each effect and example: one of the shipped real clips that no model trained on
+    (:func:`dafx_explorer.real_clips.held_out_names`, in turn), of twice :data:`STIMULUS_SECONDS`;
+    the input is its first half and the reference input its second half; true settings and anchor
+    settings are drawn uniformly in [0, 1]; the model is given the input and the effect applied to the reference input
     with the true settings, and its prediction (and refined prediction, when
     ``refine_seconds`` > 0) become the conditions ``model`` and ``refined``; for an effect with a
     setting measured off the reference (:func:`dafx_explorer.readings.measured_parameter`), the
@@ -351,7 +360,7 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
         The file written.
     """
     from . import effects as effects_module
-    from . import sources
+    from . import real_clips
     from .readings import measured_parameter
 
     if match is None:
@@ -363,14 +372,14 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
         raise DataError(f"refine seconds must be a finite number ≥ 0, got {refine_seconds!r}")
     names = list(effects) if effects else list(effects_module.names())
     chosen = [effects_module.get(name) for name in names]
+    clips = real_clips.held_out_names()
     rng = np.random.default_rng(seed)
     trials = []
-    for effect in chosen:
+    for number, effect in enumerate(chosen):
         param_names = [p.name for p in effect.params]
         for example in range(examples_per_effect):
-            kind = str(sources.KINDS[int(rng.integers(len(sources.KINDS)))])
-            recording = dict(kind=kind, seed=int(rng.integers(1000, 1_000_000)),
-                             recording_seconds=2 * STIMULUS_SECONDS, seconds=STIMULUS_SECONDS)
+            kind = clips[(number * examples_per_effect + example) % len(clips)]
+            recording = dict(kind=kind, seed=0, recording_seconds=2 * STIMULUS_SECONDS, seconds=STIMULUS_SECONDS)
             clean = Segment(offset_seconds=0.0, **recording)
             other = Segment(offset_seconds=STIMULUS_SECONDS, **recording)
             true_p = rng.uniform(0, 1, len(param_names))

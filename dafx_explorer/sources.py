@@ -10,8 +10,9 @@ Every clip is mono float32 at ``SAMPLE_RATE`` with the same loudness: RMS ``TARG
 (-20 dBFS), lowered where needed so that the peak stays at most ``PEAK_LIMIT`` (0.9).
 
 Seeds below ``EVAL_SEED_START`` are for training (``TRAIN_SEEDS``); seeds from
-``EVAL_SEED_START`` on are held out for evaluation. The shipped clips
-(``precomputed/sources/KIND.flac``) are seed ``BUILTIN_SEED``, ``BUILTIN_SECONDS`` long.
+``EVAL_SEED_START`` on are held out for evaluation. The shipped generated
+clips (``precomputed/sources/KIND.flac``) are seed ``BUILTIN_SEED``, ``BUILTIN_SECONDS`` long; the real
+recordings shipped beside them are :mod:`dafx_explorer.real_clips`.
 """
 
 from __future__ import annotations
@@ -443,8 +444,11 @@ def generate(kind: str, *, seed: int = 0, seconds: float = BUILTIN_SECONDS) -> n
 
 
 def builtin_clips() -> list[str]:
-    """Names of the shipped clips: one per kind (seed ``BUILTIN_SEED``, ``BUILTIN_SECONDS`` long)."""
-    return list(KINDS)
+    """Names of the shipped clips: one generated clip per kind (seed ``BUILTIN_SEED``, ``BUILTIN_SECONDS``
+    long), then the real recordings the data folder's catalogue lists (:mod:`dafx_explorer.real_clips`)."""
+    from dafx_explorer import real_clips
+
+    return [*KINDS, *(name for name in real_clips.CLIPS if name in real_clips.catalogue())]
 
 
 def load_clip(name: str) -> np.ndarray:
@@ -457,24 +461,28 @@ def load_clip(name: str) -> np.ndarray:
     """
     if not name or Path(name).name != name:
         raise DataError(f"clip name must be a plain file name without folders, got {name!r}")
+    from dafx_explorer import real_clips
+
     path = get_settings().sources_dir / f"{name}.flac"
+    command = real_clips.REBUILD_COMMAND if name in real_clips.CLIPS else REBUILD_COMMAND
     if not path.is_file():
-        raise DataError(f"source clip {path} is missing; rebuild the built-in clips with: {REBUILD_COMMAND}")
+        raise DataError(f"source clip {path} is missing; rebuild the built-in clips with: {command}")
     try:
         samples, sr = sf.read(path, dtype="float32", always_2d=False)
     except sf.SoundFileError as exc:
-        raise DataError(f"source clip {path} is unreadable ({exc}); rebuild it with: {REBUILD_COMMAND}") from exc
+        raise DataError(f"source clip {path} is unreadable ({exc}); rebuild it with: {command}") from exc
     if sr != SAMPLE_RATE or samples.ndim != 1:
         raise DataError(f"source clip {path} must be mono at {SAMPLE_RATE} Hz, got {sr} Hz, shape {samples.shape}")
     return samples
 
 
 def write_builtin_clips(folder: str | Path) -> list[Path]:
-    """Generate the shipped clips and write them to ``folder`` as 24-bit FLAC; return the paths."""
+    """Generate the shipped generated clips (one per kind) and write them to ``folder`` as 24-bit FLAC;
+    return the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in builtin_clips():
+    for name in KINDS:
         path = folder / f"{name}.flac"
         samples = generate(name, seed=BUILTIN_SEED, seconds=BUILTIN_SECONDS)
         sf.write(path, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_24")

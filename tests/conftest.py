@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,13 +28,17 @@ def tiny_home(tmp_path_factory) -> Path:
     """A data folder (``DAFX_EXPLORER_HOME``) with the built-in clips, a tiny trained β-VAE, tiny
     trained controllers for :data:`TINY_EFFECTS` and tiny estimators for :data:`TINY_ESTIMATOR_EFFECTS`.
     The variable stays set for the session's tests that ask for this fixture and is restored afterwards."""
-    from dafx_explorer import estimator, sources, training
+    from dafx_explorer import estimator, real_clips, sources, training
+    from dafx_explorer.settings import REPO_ROOT
 
     home = tmp_path_factory.mktemp("tiny_home")
     previous = os.environ.get("DAFX_EXPLORER_HOME")
     os.environ["DAFX_EXPLORER_HOME"] = str(home)
     try:
         sources.write_builtin_clips(home / "sources")
+        for name in (*real_clips.CLIPS, real_clips.CATALOGUE):  # the shipped real clips, as they are
+            file = name if name == real_clips.CATALOGUE else f"{name}.flac"
+            shutil.copy(REPO_ROOT / "precomputed" / "sources" / file, home / "sources" / file)
         training.train_encoder(training.EncoderTrainingConfig(kind="vae", tiny=True, epochs=1, examples=48,
                                                               batch_size=16))
         for effect in TINY_EFFECTS:
