@@ -54,12 +54,33 @@ def _check_arguments(points, ks, encoders) -> tuple[int, tuple[int, ...], tuple[
     ks = tuple(ks)
     if not ks or any(isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0 for k in ks):
         raise DataError(f"n_supervised must be non-negative integers (0 = unsupervised), got {list(ks)}")
+    return int(points), tuple(sorted({int(k) for k in ks})), _check_encoders(encoders, need_vae=True)
+
+
+def _check_encoders(encoders, *, need_vae: bool) -> tuple[str, ...]:
+    """The encoders named, each once in order; DataError unless all are known (with ``need_vae``: and "vae" is one)."""
     encoders = tuple(dict.fromkeys(encoders))
     unknown = [e for e in encoders if e not in ENCODERS]
-    if unknown or "vae" not in encoders:
+    if need_vae and (unknown or "vae" not in encoders):
         raise DataError(f"encoders must include 'vae' (the controller's) and be among {list(ENCODERS)}, "
                         f"got {list(encoders)}")
-    return int(points), tuple(sorted({int(k) for k in ks})), encoders
+    if unknown or not encoders:
+        raise DataError(f"encoders must be among {list(ENCODERS)}, got {list(encoders)}")
+    return encoders
+
+
+def _check_plugin(effect: effects.Effect, store_audio: bool) -> bool:
+    """Whether the effect is a VST3 plugin; DataError for a plugin without ``store_audio``."""
+    plugin = isinstance(effect, effects.PluginEffect)
+    if plugin and not store_audio:
+        raise DataError(f"plugin effect {effect.name} needs --store-audio: the plugin may be absent where the "
+                        f"app runs")
+    return plugin
+
+
+def _effect_target(effect: effects.Effect, plugin: bool) -> str:
+    """How the command line names the effect: a plugin's path or a built-in effect's name."""
+    return str(effect.path) if plugin else effect.name
 
 
 def _load_source(source: str) -> np.ndarray:
@@ -72,6 +93,13 @@ def _load_source(source: str) -> np.ndarray:
         raise DataError(f"source {source!r} is neither a built-in clip ({', '.join(sources.builtin_clips())}) "
                         f"nor an audio file")
     return audio.analysis_window(samples)
+
+
+def _target_folder(effect: effects.Effect, out) -> Path:
+    """The dataset folder: ``out``, else ``datasets/`` + the effect's name made safe for a path."""
+    if out is not None:
+        return Path(out)
+    return get_settings().datasets_dir / re.sub(r"[^A-Za-z0-9_.-]+", "_", effect.name)
 
 
 def _check_target(folder: Path) -> None:
@@ -111,9 +139,18 @@ def _embed(model, mel: torch.Tensor) -> np.ndarray:
     return z.numpy().astype(np.float16).astype(np.float32)
 
 
+def _stored_clean(window: np.ndarray) -> np.ndarray:
+    """The clean window as ``clean.flac`` stores it (24-bit), so that the points render from exactly that."""
+    with tempfile.TemporaryDirectory() as scratch:
+        audio.save(Path(scratch) / store.CLEAN, window)
+        clean, _ = sf.read(Path(scratch) / store.CLEAN, dtype="float32")
+    return clean
+
+
 def _command(effect: effects.Effect, plugin: bool, points, source, ks, seed, store_audio, out) -> str:
-    target = str(effect.path) if plugin else effect.name
-    parts = ["python", "-m", "dafx_explorer", "precompute", "--effect", target, "--points", str(points),
+    """The command line that rebuilds the dataset."""
+    parts = ["python", "-m", "dafx_explorer", "precompute", "--effect", _effect_target(effect, plugin),
+             "--points", str(points),
              "--source", source, "--n-supervised", *map(str, ks), "--seed", str(seed)]
     if store_audio:
         parts.append("--store-audio")
@@ -265,6 +302,110 @@ def chunk_folder(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.chunks"
 
 
+def _chunk_context(effect: effects.Effect, plugin: bool, clean: np.ndarray, encoder_models: dict,
+                   controller: models.Controller | None, store_audio: bool) -> ChunkContext:
+    """What the workers need: a plugin by path and a registered built-in effect by name, else the effect itself."""
+    builtin = effect.name in effects.names() and effect is effects.get(effect.name)
+    return ChunkContext(_effect_target(effect, plugin) if plugin or builtin else effect,
+                        effect.plugin_name if plugin else None, clean, encoder_models, controller, bool(store_audio))
+
+
+def _joined(parts: list[dict[str, np.ndarray]], key: str) -> np.ndarray:
+    """One result of every chunk (:func:`render_chunk`), joined in point order."""
+    return np.concatenate([part[key] for part in parts])
+
+
+def _render_and_project(chunks: cluster.ChunkStore, bounds, settings: np.ndarray, context: ChunkContext,
+                        fits: list[tuple[str, int]], seed: int, *, name: str, scheduler, workers,
+                        progress: bool) -> tuple[list[dict], dict[str, np.ndarray], dict[int, np.ndarray]]:
+    """Render, embed and predict the chunks not yet done, then fit a UMAP map per (encoder, k) of ``fits``.
+
+    Returns every chunk's results in point order, each encoder's embeddings (N, D) and the map
+    coordinates (N, 2) of each fit, by its index in ``fits``.
+    """
+    missing = len(bounds) - len(chunks.done())
+    with cluster.connect(scheduler, workers=workers, tiny=missing <= 1) as client:
+        cluster.stream_into(chunks, render_chunk, [(a, settings[a:b]) for a, b in bounds], client=client,
+                            shared=context, sizes=[b - a for a, b in bounds],
+                            desc=f"{name}: render and embed", progress=progress)
+        parts = [chunks.load(index) for index in range(len(bounds))]
+        embeddings = {kind: _joined(parts, f"embeddings_{kind}") for kind in context.encoders}
+        fit_data = {"embeddings": embeddings, "brightness": _joined(parts, "brightness"),
+                    "depth": _joined(parts, "depth"), "seed": seed}
+        coordinates = dict(cluster.run_chunks(
+            project_task, fits, client=client if len(settings) >= CLUSTER_PROJECTION_POINTS else None,
+            shared=fit_data, desc=f"{name}: UMAP", unit="fit", progress=progress))
+    return parts, embeddings, coordinates
+
+
+def _points_table(effect: effects.Effect, settings: np.ndarray, parts: list[dict[str, np.ndarray]],
+                  fits: list[tuple[str, int]], coordinates: dict[int, np.ndarray]) -> pd.DataFrame:
+    """The ``points.parquet`` table: id, settings, predicted settings, brightness (octaves) and depth (dB)
+    changes, and the map coordinates of each fit."""
+    table = {"id": np.arange(len(settings), dtype=np.int64)}
+    table.update(zip(store.settings_columns(effect.param_names), settings.T, strict=True))
+    table.update(zip(store.settings_columns(effect.param_names, predicted=True), _joined(parts, "predicted").T,
+                     strict=True))
+    table["brightness_change"] = _joined(parts, "brightness").astype(np.float32)
+    table["depth_change"] = _joined(parts, "depth").astype(np.float32)
+    for index, (kind, k) in enumerate(fits):
+        x_column, y_column = store.coordinate_columns(kind, k)
+        table[x_column], table[y_column] = coordinates[index][:, 0], coordinates[index][:, 1]
+    return pd.DataFrame(table)
+
+
+def _clean_embeddings(encoder_models: dict, clean: np.ndarray) -> dict[str, list[float]]:
+    """Each encoder's embedding of the clean clip, as ``dataset.json`` lists it."""
+    return {kind: _embed(model, features.mel_features(clean))[0].tolist() for kind, model in encoder_models.items()}
+
+
+def _dataset_info(effect: effects.Effect, plugin: bool, *, source: str, points: int, seed: int, ks, encoders,
+                  store_audio: bool, controller: bool, clean_embeddings: dict, command: str,
+                  model_hashes: dict[str, str]) -> dict:
+    """The ``dataset.json`` of a dataset (``controller``: whether it has one)."""
+    return {
+        "format": 1,
+        "effect": effect.name,
+        "plugin": {"path": str(effect.path), "plugin_name": effect.plugin_name} if plugin else None,
+        "params": [{"name": p.name, "minimum": p.minimum, "maximum": p.maximum, "unit": p.unit,
+                    "scale": p.scale, "default": p.default} for p in effect.params],
+        "source": source,
+        "points": points,
+        "seed": seed,
+        "ks": list(ks),
+        "encoders": list(encoders),
+        "store_audio": bool(store_audio),
+        "controller": controller,
+        "sample_rate": SAMPLE_RATE,
+        "window": WINDOW,
+        "clean_embeddings": clean_embeddings,
+        "command": command,
+        "libraries": manifest.library_versions(),
+        "models": model_hashes,
+    }
+
+
+def _write_dataset(tmp: Path, window: np.ndarray, bounds, parts: list[dict[str, np.ndarray]], table: pd.DataFrame,
+                   embeddings: dict[str, np.ndarray], info: dict) -> None:
+    """Write a dataset's files into the folder ``tmp``: clean clip, stored audio, points, embeddings, info."""
+    audio.save(tmp / store.CLEAN, window)
+    if info["store_audio"]:
+        (tmp / store.AUDIO_DIR).mkdir()
+        for (first, _), part in zip(bounds, parts, strict=True):
+            blobs = np.split(part["flac"], np.cumsum(part["flac_sizes"])[:-1])
+            for i, blob in enumerate(blobs, start=first):
+                (tmp / store.audio_file(i)).write_bytes(blob.tobytes())
+    store.write_points(table, tmp / store.POINTS)
+    for kind, z in embeddings.items():
+        np.save(tmp / store.embeddings_file(kind), z.astype(np.float16))
+    (tmp / store.DATASET_INFO).write_text(json.dumps(info, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+_MANIFEST_KEYS = ("effect", "plugin", "params", "source", "points", "seed", "ks", "encoders", "store_audio",
+                 "controller", "command", "models")
+"""The keys of ``dataset.json`` that a dataset's manifest entry repeats."""
+
+
 def precompute(
     effect,
     *,
@@ -323,12 +464,8 @@ def precompute(
     """
     effect = _resolve_effect(effect)
     points, ks, encoders = _check_arguments(points, n_supervised, encoders)
-    plugin = isinstance(effect, effects.PluginEffect)
-    if plugin and not store_audio:
-        raise DataError(f"plugin effect {effect.name} needs --store-audio: the plugin may be absent where the "
-                        f"app runs")
-    default_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", effect.name)
-    folder = Path(out) if out is not None else get_settings().datasets_dir / default_name
+    plugin = _check_plugin(effect, store_audio)
+    folder = _target_folder(effect, out)
     _check_target(folder)
     encoder_models = {kind: models.load_encoder(kind)[0] for kind in encoders}
     controller = _load_controller(effect, plugin)
@@ -336,83 +473,27 @@ def precompute(
     settings = np.random.default_rng(seed).random((points, effect.n_params)).astype(np.float32)
     command = _command(effect, plugin, points, source, ks, seed, store_audio, out)
     model_hashes = _model_hashes(encoders, effect.name, controller is not None)
-    with tempfile.TemporaryDirectory() as scratch:
-        audio.save(Path(scratch) / store.CLEAN, window)
-        clean, _ = sf.read(Path(scratch) / store.CLEAN, dtype="float32")  # render from exactly what is stored
+    clean = _stored_clean(window)
     bounds = cluster.chunk_bounds(points, chunk_points)
     chunks = cluster.ChunkStore(chunk_folder(folder), {
-        "effect": str(effect.path) if plugin else effect.name, "points": points, "seed": seed,
+        "effect": _effect_target(effect, plugin), "points": points, "seed": seed,
         "clean_sha256": hashlib.sha256(clean.tobytes()).hexdigest(), "encoders": list(encoders),
         "store_audio": bool(store_audio), "chunk_points": chunk_points, "models": model_hashes,
     }).open(resume)
-    builtin = effect.name in effects.names() and effect is effects.get(effect.name)
-    context = ChunkContext(str(effect.path) if plugin else effect.name if builtin else effect,
-                           effect.plugin_name if plugin else None, clean, encoder_models, controller,
-                           bool(store_audio))
-    missing = len(bounds) - len(chunks.done())
-    with cluster.connect(scheduler, workers=workers, tiny=missing <= 1) as client:
-        cluster.stream_into(chunks, render_chunk, [(a, settings[a:b]) for a, b in bounds], client=client,
-                            shared=context, sizes=[b - a for a, b in bounds],
-                            desc=f"{effect.name}: render and embed", progress=progress)
-        parts = [chunks.load(index) for index in range(len(bounds))]
-        embeddings = {kind: np.concatenate([part[f"embeddings_{kind}"] for part in parts]) for kind in encoders}
-        brightness = np.concatenate([part["brightness"] for part in parts])
-        depth = np.concatenate([part["depth"] for part in parts])
-        fits = [(kind, k) for kind in encoders for k in ks]
-        fit_data = {"embeddings": embeddings, "brightness": brightness, "depth": depth, "seed": seed}
-        coordinates = dict(cluster.run_chunks(
-            project_task, fits, client=client if points >= CLUSTER_PROJECTION_POINTS else None, shared=fit_data,
-            desc=f"{effect.name}: UMAP", unit="fit", progress=progress))
-    predicted = np.concatenate([part["predicted"] for part in parts])
-    z_clean = {kind: _embed(model, features.mel_features(clean)) for kind, model in encoder_models.items()}
-
-    def fill(tmp: Path) -> None:
-        audio.save(tmp / store.CLEAN, window)
-        if store_audio:
-            (tmp / store.AUDIO_DIR).mkdir()
-            for (first, _), part in zip(bounds, parts, strict=True):
-                blobs = np.split(part["flac"], np.cumsum(part["flac_sizes"])[:-1])
-                for i, blob in enumerate(blobs, start=first):
-                    (tmp / store.audio_file(i)).write_bytes(blob.tobytes())
-        table = {"id": np.arange(points, dtype=np.int64)}
-        table.update(zip(store.settings_columns(effect.param_names), settings.T, strict=True))
-        table.update(zip(store.settings_columns(effect.param_names, predicted=True), predicted.T, strict=True))
-        table["brightness_change"] = brightness.astype(np.float32)
-        table["depth_change"] = depth.astype(np.float32)
-        for index, (kind, k) in enumerate(fits):
-            x_column, y_column = store.coordinate_columns(kind, k)
-            table[x_column], table[y_column] = coordinates[index][:, 0], coordinates[index][:, 1]
-        store.write_points(pd.DataFrame(table), tmp / store.POINTS)
-        for kind, z in embeddings.items():
-            np.save(tmp / store.embeddings_file(kind), z.astype(np.float16))
-        info = {
-            "format": 1,
-            "effect": effect.name,
-            "plugin": {"path": str(effect.path), "plugin_name": effect.plugin_name} if plugin else None,
-            "params": [{"name": p.name, "minimum": p.minimum, "maximum": p.maximum, "unit": p.unit,
-                        "scale": p.scale, "default": p.default} for p in effect.params],
-            "source": source,
-            "points": points,
-            "seed": seed,
-            "ks": list(ks),
-            "encoders": list(encoders),
-            "store_audio": bool(store_audio),
-            "controller": controller is not None,
-            "sample_rate": SAMPLE_RATE,
-            "window": WINDOW,
-            "clean_embeddings": {kind: z[0].tolist() for kind, z in z_clean.items()},
-            "command": command,
-            "libraries": manifest.library_versions(),
-            "models": model_hashes,
-        }
-        (tmp / store.DATASET_INFO).write_text(json.dumps(info, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-
-    _write_atomically(folder, fill)
+    context = _chunk_context(effect, plugin, clean, encoder_models, controller, store_audio)
+    fits = [(kind, k) for kind in encoders for k in ks]
+    parts, embeddings, coordinates = _render_and_project(chunks, bounds, settings, context, fits, seed,
+                                                         name=effect.name, scheduler=scheduler, workers=workers,
+                                                         progress=progress)
+    table = _points_table(effect, settings, parts, fits, coordinates)
+    info = _dataset_info(effect, plugin, source=source, points=points, seed=seed, ks=ks, encoders=encoders,
+                         store_audio=store_audio, controller=controller is not None,
+                         clean_embeddings=_clean_embeddings(encoder_models, clean), command=command,
+                         model_hashes=model_hashes)
+    _write_atomically(folder, lambda tmp: _write_dataset(tmp, window, bounds, parts, table, embeddings, info))
     chunks.remove()
-    config_keys = ("effect", "plugin", "params", "source", "points", "seed", "ks", "encoders", "store_audio",
-                   "controller", "command", "models")
     info = json.loads((folder / store.DATASET_INFO).read_text(encoding="utf-8"))
-    _record(folder, {key: info[key] for key in config_keys})
+    _record(folder, {key: info[key] for key in _MANIFEST_KEYS})
     return folder
 
 
@@ -429,10 +510,7 @@ def precompute_combined(*, encoders: Iterable[str] = ENCODERS, home=None, seed: 
     Path
         The ``_combined`` folder.
     """
-    encoders = tuple(dict.fromkeys(encoders))
-    unknown = [e for e in encoders if e not in ENCODERS]
-    if unknown or not encoders:
-        raise DataError(f"encoders must be among {list(ENCODERS)}, got {list(encoders)}")
+    encoders = _check_encoders(encoders, need_vae=False)
     names = store.list_datasets(home)
     if not names:
         raise DataError("there are no datasets to combine; build some first with: "
