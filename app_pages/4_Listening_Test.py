@@ -4,8 +4,6 @@ Each answer is written when it is given and confirmed only once written; ``?sess
 resumes a session. Session keys start with ``listening_``. Protocol: docs/listening-tests.md.
 """
 
-import time
-
 import streamlit as st
 
 from dafx_explorer import expert_trials as expert
@@ -24,10 +22,9 @@ every_expert_trial = st.cache_resource(
     lambda home, modified: expert.trials_by_test([dataset(home, name) for name in store.list_datasets(home)]))
 
 
-def save(test, trial_id, items, payload, what) -> None:
-    """Record answers; confirm them only once written, else keep them for the download and say so."""
-    error = listening.record_or_keep(db, S["listening_unsaved"], session_id, test, trial_id, items, payload)
-    S["listening_write_error"], S["listening_confirmed"] = error, None if error else f"{what} saved."
+def save(test, trial_id, answer: listening.Answer, what) -> None:
+    """Record an answer; confirm it only once written, else keep it for the download and say so."""
+    state.save(db, session_id, test, trial_id, *answer, what)
     st.rerun()
 
 
@@ -35,15 +32,12 @@ def trial_to_do(test, trial_ids, limit, name) -> tuple[str | None, int, str]:
     """Show the progress in ``test``; return its next trial (None when done), the trials done and the trial's key."""
     trial_id, done, total = listening.progress(session_id, test, trial_ids, answers, limit)
     st.progress(done / total, text=f"{name}: {done} of {total} trials done")
+    key = f"listening_{test}:{trial_id}"
     if trial_id is None:
         st.success(f"You have finished {name}. Thank you!")
     else:
-        S.setdefault(f"listening_{test}:{trial_id}:started", time.monotonic())
-    return trial_id, done, f"listening_{test}:{trial_id}"
-
-
-def elapsed_ms(key: str) -> int:
-    return round(1000 * (time.monotonic() - S[f"{key}:started"]))
+        state.start_trial(key)
+    return trial_id, done, key
 
 
 def players(sounds, autoplay: str | None = None) -> None:
@@ -66,7 +60,7 @@ def expert1_part(trial, data, coords, key, done) -> None:
               help=HELP["expert1_rating"])
     if st.button("Submit rating", key=f"{key}:submit", type="primary", disabled=not heard_c,
                  help=HELP["expert1_submit"]):
-        save("expert1", trial.id, {"rating": S[f"{key}:rating"]}, {**trial.payload(), "trial_ms": elapsed_ms(key)},
+        save("expert1", trial.id, listening.expert1_answer(trial, S[f"{key}:rating"], state.elapsed_ms(key)),
              f"Expert test 1, trial {done + 1}")
 
 
@@ -85,8 +79,8 @@ def expert2_part(trial, data, coords, key, done) -> None:
             clicked = expert.map_point(coords, expert.nearest_point(coords, (x, y)))
     if clicked is not None:
         S[f"{key}:fresh"] = len(tried) + 1
-        attempt = {**trial.payload(start), "point": clicked.to_json(), "attempt": len(tried) + 1}
-        save("expert2", trial.id, {listening.ATTEMPT: None}, attempt, f"Attempt {len(tried) + 1}")
+        save("expert2", trial.id, listening.expert2_attempt(trial, start, clicked, len(tried) + 1),
+             f"Attempt {len(tried) + 1}")
     players([("X (start)", data.audio(start.index)[0])]
             + ([(f"Attempt {len(tried)}", data.audio(tried[-1].index)[0])] if tried else []),
             autoplay=f"Attempt {len(tried)}" if S.get(f"{key}:fresh") == len(tried) else None)
@@ -94,8 +88,8 @@ def expert2_part(trial, data, coords, key, done) -> None:
               help=HELP["expert2_rating"])
     if st.button("I am satisfied: submit", key=f"{key}:submit", type="primary", disabled=not tried,
                  help=HELP["expert2_submit"]):
-        save("expert2", trial.id, {"rating": S[f"{key}:rating"]}, {**trial.payload(start), "point": tried[-1].to_json(),
-             "attempts": [p.to_json() for p in tried], "trial_ms": elapsed_ms(key)}, f"Expert test 2, task {done + 1}")
+        answer = listening.expert2_answer(trial, start, tried, S[f"{key}:rating"], state.elapsed_ms(key))
+        save("expert2", trial.id, answer, f"Expert test 2, task {done + 1}")
 
 
 def mushra_part() -> None:
@@ -111,11 +105,12 @@ def mushra_part() -> None:
         return
     trial, stimuli = trials.trial(trial_id), mushra_stimuli(str(path), modified, trial_id)
     order, played = listening.mushra_order(session_id, trial), S.setdefault(f"{key}:played", set())
+    labels = listening.mushra_labels(order)
     st.markdown(TEXT["mushra"].format(number=done + 1, effect=trial.effect))
     st.caption(listening.MUSHRA_SCALE)
     st.markdown("**Reference**")
     st.audio(ui.wav_bytes(stimuli[mushra_set.REFERENCE]), format="audio/wav")
-    for label, sound in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", order, strict=False):
+    for sound, label in labels.items():
         play, player, rating = st.columns([1, 3, 4], vertical_alignment="center")
         if just_played := play.button(f"Play {label}", key=f"{key}:play:{label}", help=HELP["play"]):
             played.add(sound)
@@ -126,13 +121,13 @@ def mushra_part() -> None:
         rating.slider(f"Rating of {label}", 0, 100, 50, key=f"{key}:rate:{label}", disabled=sound not in played,
                       help=HELP["mushra_rating"])
     if st.button("Submit ratings", key=f"{key}:submit", type="primary", help=HELP["mushra_submit"]):
-        ratings = {sound: S[f"{key}:rate:{chr(ord('A') + i)}"] for i, sound in enumerate(order)}
+        ratings = {sound: S[f"{key}:rate:{label}"] for sound, label in labels.items()}
         try:
-            items, payload = listening.mushra_answer(trial, order, played, ratings, trials.created_at, elapsed_ms(key))
+            answer = listening.mushra_answer(trial, order, played, ratings, trials.created_at, state.elapsed_ms(key))
         except DafxError as error:
             st.warning(str(error).capitalize())
             return
-        save("mushra", trial_id, items, payload, f"Trial {done + 1}")
+        save("mushra", trial_id, answer, f"Trial {done + 1}")
 
 
 def questionnaire_part() -> None:
@@ -149,9 +144,9 @@ def questionnaire_part() -> None:
         st.text_area("Comments (optional)", key="listening_q:comments", help=HELP["comments"])
         submitted = st.form_submit_button("Submit questionnaire", type="primary", help=HELP["questionnaire_submit"])
     if submitted:
-        items = {q.key: S[f"listening_q:{q.key}"] for q in listening.QUESTIONNAIRE} | {listening.COMMENTS: None}
-        save("questionnaire", listening.QUESTIONNAIRE_TRIAL, items, {"comments": S["listening_q:comments"]},
-             "Questionnaire")
+        ratings = {q.key: S[f"listening_q:{q.key}"] for q in listening.QUESTIONNAIRE}
+        save("questionnaire", listening.QUESTIONNAIRE_TRIAL,
+             listening.questionnaire_answer(ratings, S["listening_q:comments"]), "Questionnaire")
 
 
 def start_session() -> None:
@@ -176,9 +171,7 @@ st.title("Listening test")
 st.markdown("You will listen to short sounds made with audio effects and rate them. "
             "Each answer is saved as soon as you give it, and your session code lets you stop and come back later.")
 st.expander("About this page").markdown(listening.ABOUT)
-db = answers_store(str(get_settings().db_path))
-for name, default in (("unsaved", []), ("write_error", None), ("confirmed", None), ("stored", None)):
-    S.setdefault(f"listening_{name}", default)
+db, state = answers_store(str(get_settings().db_path)), listening.PageState(S)
 session_id = st.query_params.get("session")
 try:
     if session_id and not db.has_session(session_id):
@@ -187,25 +180,22 @@ try:
     if not session_id:
         start_session()
         st.stop()
-    answers = db.answers(session_id)
-    S["listening_stored"] = (session_id, answers)
+    answers = state.read_answers(db, session_id)
 except DafxError as error:
     st.error(f"The answers database cannot be read: {error}")
-    if S["listening_stored"] is None or S["listening_stored"][0] != session_id:
+    if (answers := state.last_answers(session_id)) is None:
         st.stop()
-    answers = S["listening_stored"][1]
 
 st.caption(f"Session code **{session_id}**: keep it (or bookmark this page) to resume later.")
-if S["listening_write_error"]:
-    st.error(f"Your last answer was NOT saved: {S['listening_write_error']}. Try again, or download your answers and "
+if state.write_error:
+    st.error(f"Your last answer was NOT saved: {state.write_error}. Try again, or download your answers and "
              "send the file to the experimenter.")
-if S["listening_write_error"] or S["listening_unsaved"]:
+if state.write_error or state.unsaved:
     st.download_button("Download my answers (JSON)", key="listening_download", mime="application/json",
-                       data=listening.answers_json(session_id, answers, S["listening_unsaved"]),
+                       data=listening.answers_json(session_id, answers, state.unsaved),
                        file_name=f"listening-{session_id}.json", help=HELP["download"])
-if S["listening_confirmed"]:
-    st.success(S["listening_confirmed"])
-    S["listening_confirmed"] = None
+if confirmed := state.take_confirmation():
+    st.success(confirmed)
 part = st.radio("Part", list(listening.PARTS), format_func=listening.PARTS.get, horizontal=True, key="listening_part",
                 help=HELP["part"])
 if part == "mushra":

@@ -25,7 +25,8 @@ import math
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -430,6 +431,97 @@ def record_or_keep(db: ListeningStore, unsaved: list[dict[str, Any]], session_id
     return None
 
 
+class PageState:
+    """The Listening Test page's bookkeeping in Streamlit's session state (or any mutable mapping).
+
+    Its keys start with ``listening_``: ``unsaved`` (answers whose write failed, for
+    :func:`answers_json`), ``write_error`` (why the last write failed), ``confirmed`` (the last
+    saved answer's message, shown once), ``stored`` (a session id and its answers as last read) and
+    ``{trial key}:started`` (:func:`time.monotonic` when the trial was first shown).
+    """
+
+    def __init__(self, state: MutableMapping[str, Any]):
+        self.state = state
+        for name, default in (("unsaved", []), ("write_error", None), ("confirmed", None), ("stored", None)):
+            state.setdefault(f"listening_{name}", default)
+
+    @property
+    def unsaved(self) -> list[dict[str, Any]]:
+        """Answers given but not written (see :func:`record_or_keep`)."""
+        return self.state["listening_unsaved"]
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last write failed; None if it succeeded."""
+        return self.state["listening_write_error"]
+
+    def save(self, db: ListeningStore, session_id: str, test: str, trial_id: str, items: Mapping[str, float | None],
+             payload: Mapping[str, Any], what: str) -> None:
+        """Record answers; once written, confirm them with "``what`` saved.", else keep them and the error."""
+        error = record_or_keep(db, self.unsaved, session_id, test, trial_id, items, payload)
+        self.state["listening_write_error"], self.state["listening_confirmed"] = error, (
+            None if error else f"{what} saved.")
+
+    def take_confirmation(self) -> str | None:
+        """The last saved answer's confirmation, once: it is cleared."""
+        message, self.state["listening_confirmed"] = self.state["listening_confirmed"], None
+        return message
+
+    def read_answers(self, db: ListeningStore, session_id: str) -> pd.DataFrame:
+        """The session's answers from the database, kept for :meth:`last_answers`."""
+        answers = db.answers(session_id)
+        self.state["listening_stored"] = (session_id, answers)
+        return answers
+
+    def last_answers(self, session_id: str | None) -> pd.DataFrame | None:
+        """The answers last read for this session (while the database cannot be read); None if none were."""
+        stored = self.state["listening_stored"]
+        return stored[1] if stored is not None and stored[0] == session_id else None
+
+    def start_trial(self, key: str) -> None:
+        """Note when the trial ``key`` was first shown (a later call keeps the first time)."""
+        self.state.setdefault(f"{key}:started", time.monotonic())
+
+    def elapsed_ms(self, key: str) -> int:
+        """Milliseconds since the trial ``key`` was first shown (see :meth:`start_trial`)."""
+        return round(1000 * (time.monotonic() - self.state[f"{key}:started"]))
+
+
+Answer = tuple[dict[str, float | None], dict[str, Any]]
+"""What to record for one answer: (a value per item, the payload), as :meth:`ListeningStore.record` takes them."""
+
+
+def expert1_answer(trial, rating: float, trial_ms: int) -> Answer:
+    """What to record for an expert-test-1 trial (an ``expert_trials.InterpolationTrial``): (the rating,
+    the payload: the trial and the time taken in ms)."""
+    return {"rating": rating}, {**trial.payload(), "trial_ms": trial_ms}
+
+
+def expert2_attempt(trial, start, point, number: int) -> Answer:
+    """What to record for attempt ``number`` (from 1) of an expert-test-2 trial (an
+    ``expert_trials.SemanticTrial``) from ``start`` to ``point`` (``MapPoint``): (an ATTEMPT item
+    without a value, the payload)."""
+    return {ATTEMPT: None}, {**trial.payload(start), "point": point.to_json(), "attempt": number}
+
+
+def expert2_answer(trial, start, tried: Sequence, rating: float, trial_ms: int) -> Answer:
+    """What to record when an expert-test-2 trial ends: (the rating, the payload: the trial, the last
+    point ``tried`` as the answer, every attempt in order and the time taken in ms)."""
+    return {"rating": rating}, {**trial.payload(start), "point": tried[-1].to_json(),
+                                "attempts": [point.to_json() for point in tried], "trial_ms": trial_ms}
+
+
+def questionnaire_answer(ratings: Mapping[str, float], comments: str) -> Answer:
+    """What to record for the questionnaire: (a rating per :data:`QUESTIONNAIRE` key and :data:`COMMENTS`
+    without a value, the payload holding the comments)."""
+    return {q.key: ratings[q.key] for q in QUESTIONNAIRE} | {COMMENTS: None}, {"comments": comments}
+
+
+def mushra_labels(order: Sequence[str]) -> dict[str, str]:
+    """What the participant calls each sound of a MUSHRA trial (see :func:`mushra_order`): A, B, … in order."""
+    return {sound: chr(ord("A") + i) for i, sound in enumerate(order)}
+
+
 def mushra_order(session_id: str, trial) -> list[str]:
     """The sounds of a MUSHRA trial (a ``mushra_set.MushraTrial``) as this session hears them, labelled
     A, B, … in this order: one per group of stimuli with the same settings, shuffled per session."""
@@ -452,7 +544,7 @@ def mushra_answer(trial, order: Sequence[str], played: Iterable[str], ratings: M
     """
     members = {group[0]: group for group in trial.distinct_stimuli}
     played = set(played)
-    labels = {sound: chr(ord("A") + i) for i, sound in enumerate(order)}
+    labels = mushra_labels(order)
     given = {member: ratings[s] for s in order if s in played and s in ratings for member in members[s]}
     heard = {member for s in played for member in members[s]}
     named = {member: labels[s] for s in order for member in members[s]}

@@ -1,19 +1,30 @@
 """Participant protocol and result summaries, on answers really stored in SQLite."""
 
 import json
+import time
 
 import pytest
 
 from dafx_explorer import listening_analysis as analysis
 from dafx_explorer.errors import DataError
+from dafx_explorer.expert_trials import InterpolationTrial, MapPoint, SemanticTrial
 from dafx_explorer.listening import (
     ATTEMPT,
+    COMMENTS,
     QUESTIONNAIRE,
+    QUESTIONNAIRE_TRIAL,
     ListeningStore,
+    PageState,
     answers_json,
+    attempted_points,
     check_mushra_ratings,
     completed_trials,
+    expert1_answer,
+    expert2_answer,
+    expert2_attempt,
+    mushra_labels,
     next_trial,
+    questionnaire_answer,
     session_trials,
 )
 
@@ -71,6 +82,66 @@ def test_answers_json_holds_saved_and_unsaved_answers(db):
     assert [(a["item"], a["value"]) for a in data["saved"]] == [("ease", 7.0), ("comments", None)]
     assert data["saved"][0]["payload"] == {"comments": "ok"}
     assert data["unsaved"] == unsaved
+
+
+def test_page_state_confirms_what_is_written_and_keeps_what_is_not(db, tmp_path):
+    state = {"listening_unsaved": ["kept from before"], "other": 1}
+    page = PageState(state)
+    assert state == {"listening_unsaved": ["kept from before"], "listening_write_error": None,
+                     "listening_confirmed": None, "listening_stored": None, "other": 1}
+    state["listening_unsaved"].clear()
+    session = db.new_session()
+    page.save(db, session, "expert1", "delay:x", {"rating": 7}, {"k": 0}, "Expert test 1, trial 1")
+    assert page.write_error is None and page.unsaved == []
+    assert page.take_confirmation() == "Expert test 1, trial 1 saved." and page.take_confirmation() is None
+    assert page.read_answers(db, session)["value"].tolist() == [7.0]
+    assert page.last_answers(session)["value"].tolist() == [7.0] and page.last_answers("other") is None
+    (tmp_path / "answers.sqlite").unlink()
+    (tmp_path / "answers.sqlite").mkdir()  # the database is now a folder: the write fails
+    page.save(db, session, "expert1", "delay:y", {"rating": 3}, {"k": 0}, "Expert test 1, trial 2")
+    assert "is a folder" in page.write_error and page.take_confirmation() is None
+    assert [(a["trial_id"], a["items"]) for a in page.unsaved] == [("delay:y", {"rating": 3})]
+    page.save(db, session, "expert1", "delay:y", {"rating": 3}, {"k": 0}, "Expert test 1, trial 2")
+    assert len(page.unsaved) == 2  # each failed write is kept for the download
+
+
+def test_page_state_times_each_trial_from_when_it_was_first_shown():
+    page = PageState({})
+    page.start_trial("listening_mushra:delay-0")
+    time.sleep(0.05)
+    page.start_trial("listening_mushra:delay-0")  # a rerun keeps the first time
+    page.start_trial("listening_mushra:delay-1")
+    assert page.elapsed_ms("listening_mushra:delay-0") >= 50 > page.elapsed_ms("listening_mushra:delay-1")
+
+
+def test_expert_and_questionnaire_answers_are_recorded_as_the_analysis_reads_them(db):
+    session = db.new_session()
+    a, b, c = MapPoint(1, 0.0, 0.0), MapPoint(2, 4.0, 2.0), MapPoint(3, 2.0, 1.0)
+    line = InterpolationTrial("delay:mix", "delay", "mix", 0, a, b, c)
+    items, payload = expert1_answer(line, 8, 1200)
+    assert items == {"rating": 8} and payload == {**line.payload(), "trial_ms": 1200}
+    task, start = SemanticTrial("delay:darker", "delay", "Make it much darker.", 0), MapPoint(0, -1.0, -1.0)
+    for number, point in enumerate((b, c), start=1):
+        db.record(session, "expert2", task.id, *expert2_attempt(task, start, point, number))
+    assert completed_trials(db.answers(session), "expert2") == set()
+    assert attempted_points(db.answers(session), task.id) == [b.to_json(), c.to_json()]
+    assert db.answers(session)["payload"][1]["attempt"] == 2
+    items, payload = expert2_answer(task, start, [b, c], 4, 3000)
+    assert items == {"rating": 4} and payload["point"] == c.to_json() and payload["start"] == start.to_json()
+    assert payload["attempts"] == [b.to_json(), c.to_json()] and payload["trial_ms"] == 3000
+    db.record(session, "expert2", task.id, items, payload)
+    assert completed_trials(db.answers(session), "expert2") == {task.id}
+    ratings = {q.key: 1 + n for n, q in enumerate(QUESTIONNAIRE)}
+    items, payload = questionnaire_answer({**ratings, "not_a_question": 5}, "Nice.")
+    assert items == {**ratings, COMMENTS: None} and payload == {"comments": "Nice."}
+    db.record(session, "questionnaire", QUESTIONNAIRE_TRIAL, items, payload)
+    assert completed_trials(db.answers(session), "questionnaire") == {QUESTIONNAIRE_TRIAL}
+
+
+def test_mushra_sounds_are_labelled_in_the_order_heard():
+    assert mushra_labels(["model", "anchor", "hidden_reference"]) == {"model": "A", "anchor": "B",
+                                                                      "hidden_reference": "C"}
+    assert mushra_labels([]) == {}
 
 
 def test_expert_and_questionnaire_summaries(db):
