@@ -1,5 +1,5 @@
-"""The Home, Latent Space, Style Match and Results pages speak to users: each opens with at most two
-plain sentences, and every control carries a tooltip (``help=``)."""
+"""The Home, Latent Controller, Latent Space, Style Match and Results pages speak to users: each opens
+with at most two plain sentences, and every control carries a tooltip (``help=``)."""
 
 import ast
 import re
@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from dafx_explorer.settings import REPO_ROOT
 
 PAGES = REPO_ROOT / "app_pages"
-CHECKED = [REPO_ROOT / "app.py", PAGES / "0_Home.py", PAGES / "2_Latent_Space.py", PAGES / "3_Style_Match.py",
-           PAGES / "5_Results.py"]
+CHECKED = [REPO_ROOT / "app.py", PAGES / "0_Home.py", PAGES / "1_Latent_Controller.py", PAGES / "2_Latent_Space.py",
+           PAGES / "3_Style_Match.py", PAGES / "5_Results.py"]
 CONTROLS = ("button", "download_button", "checkbox", "toggle", "radio", "selectbox", "multiselect", "slider",
             "select_slider", "number_input", "text_input", "text_area", "file_uploader", "color_picker",
             "date_input", "time_input", "page_link", "segmented_control", "pills", "feedback", "audio_input")
@@ -63,6 +63,17 @@ def test_home_opens_briefly_and_its_links_have_tooltips():
     assert not at.exception
     assert sentences(opening(at)) <= 2, opening(at)
     assert len(at.get("page_link")) >= 5 and not controls_without_help(at)
+
+
+def test_latent_controller_opens_briefly_and_credits_a_real_recording():
+    at = AppTest.from_file(str(PAGES / "1_Latent_Controller.py"), default_timeout=60).run()
+    assert not at.exception
+    assert sentences(opening(at)) <= 2, opening(at)
+    assert "About this page" in [e.label for e in at.expander]
+    assert not controls_without_help(at)
+    at.selectbox(key="latent:dataset").set_value("delay_real_voice").run()
+    assert not at.exception
+    assert any("Allison Smith" in c.value and "CC-BY-SA-3.0" in c.value for c in at.caption)
 
 
 def test_latent_space_opens_briefly_and_explains_itself_in_an_expander():

@@ -98,3 +98,10 @@ def test_sources_real_command_writes_every_clip_and_records_them_in_the_manifest
     assert recorded.keys() == set(real_clips.CLIPS)
     assert recorded["tabla"]["path"] == "sources/tabla.flac" and recorded["tabla"]["held_out"] is True
     assert recorded["voice_en"]["sha256"] == manifest.file_sha256(tmp_path / "sources" / "voice_en.flac")
+
+
+def test_shipped_data_folder_stays_under_25_mb():
+    """Everything under precomputed/ that a clone carries (training runs are git-ignored)."""
+    shipped = [p for p in (REPO_ROOT / "precomputed").rglob("*") if p.is_file() and "runs" not in p.parts]
+    size = sum(p.stat().st_size for p in shipped)
+    assert size < 25_000_000, f"precomputed/ holds {size / 1e6:.1f} MB"
