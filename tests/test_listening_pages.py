@@ -325,3 +325,10 @@ def test_every_control_of_the_listening_page_has_a_tooltip(env):
             "Comments (optional)"} <= labels
     assert [w.proto.label for w in seen if not w.proto.help.strip()] == []
     assert "About this page" in [e.proto.label for e in at.get("expander")]
+
+
+def test_listening_page_stays_short_and_draws_its_parts_from_the_package():
+    """The page is the top-level flow; the parts live in ``dafx_explorer.listening_parts`` (issue 23)."""
+    page = (REPO_ROOT / "app_pages" / "4_Listening_Test.py").read_text()
+    assert len(page.splitlines()) <= 150
+    assert "listening_parts" in page
