@@ -15,7 +15,8 @@ from dafx_explorer import effects
 
 PRECOMPUTE_POINTS = 1000
 LISTENING_EXAMPLES = 3
-ESTIMATOR_STEPS = {"overdrive": 600, "delay": 2400, "ambience": 600, "flanger": 2400, "multiband": 2400, "ringmod": 600}
+ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger": 2400, "multiband": 2400,
+                   "ringmod": 2400}
 """Per effect with a shipped settings estimator, the steps of 32 new pairs it trained for; the others'
 estimators lost to their controllers on the real-recordings benchmark, and ``match`` uses the controller."""
 REAL_REFINE_SECONDS = 3
