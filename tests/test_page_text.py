@@ -34,6 +34,12 @@ def opening(at: AppTest) -> str:
     return at.markdown[0].value
 
 
+@pytest.fixture(autouse=True)
+def _shipped_data_folder(monkeypatch):
+    """These pages are read as a user gets them: on the shipped data folder, whichever fixture set another."""
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(REPO_ROOT / "precomputed"))
+
+
 @pytest.mark.parametrize("path", CHECKED, ids=lambda path: path.name)
 def test_every_control_in_the_source_has_a_tooltip(path):
     """Also the controls a run does not reach (an upload field, the Results page's MUSHRA filters)."""
