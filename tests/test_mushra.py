@@ -28,7 +28,7 @@ from dafx_explorer.mushra_set import (
     render_stimulus,
     render_trial,
 )
-from dafx_explorer.settings import SAMPLE_RATE
+from dafx_explorer.settings import REPO_ROOT, SAMPLE_RATE
 
 
 def _segment(offset, seconds=2.0):
@@ -231,3 +231,10 @@ def test_latest_refuses_a_table_without_answer_columns():
 
     with pytest.raises(ValueError, match="lacks columns"):
         latest(pd.DataFrame({"id": [1]}))
+
+
+def test_the_shipped_set_is_built_from_held_out_real_recordings():
+    shipped = load_listening_set(REPO_ROOT / "precomputed" / "listening_set.json")
+    kinds = {segment.kind for trial in shipped.trials for segment in (trial.input, trial.reference_input)}
+    assert kinds == set(real_clips.held_out_names())
+    assert {trial.effect for trial in shipped.trials} == set(effects.names())
