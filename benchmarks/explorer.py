@@ -159,7 +159,7 @@ def app_start(home: str, chromium: str | None) -> dict[str, float]:
         begun = time.perf_counter()
         server = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "DAFX_EXPLORER_HOME": home},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        stack.callback(_stop, server)
+        stack.callback(stop_server, server)
         served = _wait_served(url, server, begun)
         result = {"app_start_seconds": round(served, 3)}
         if page is not None:
@@ -174,7 +174,8 @@ def app_start(home: str, chromium: str | None) -> dict[str, float]:
         return result
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop_server(server: subprocess.Popen) -> None:
+    """Terminate a server process; kill it if it has not ended within 10 s."""
     server.terminate()
     try:
         server.wait(timeout=10)

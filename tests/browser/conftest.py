@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from streamlit_ui import wait_idle
 
+from benchmarks.explorer import stop_server
 from dafx_explorer.settings import REPO_ROOT, get_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -107,12 +108,7 @@ def server(tmp_path_factory) -> Server:
         yield Server(url=url, home=get_settings().home, db_path=folder / "data" / "listening.sqlite", log_path=log_path,
                      admin_password=ADMIN_PASSWORD)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
 
 
 @pytest.fixture(scope="module")
