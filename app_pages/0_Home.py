@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dafx_explorer import ui
+from dafx_explorer import home
 
 st.set_page_config(page_title="DAFX Explorer", page_icon="🎛️", layout="wide")
 
@@ -14,13 +14,13 @@ st.markdown(
 )
 
 st.subheader("Where to go")
-for script, title, icon, summary in ui.PAGES:
+for script, title, icon, summary in home.PAGES:
     st.page_link(script, label=f"**{title}** — {summary}", icon=icon, help=f"Open the {title} page.")
 
 st.subheader("Loaded data")
-st.dataframe(ui.data_status_table(), hide_index=True, width="stretch")
+st.markdown(home.markdown_table(home.data_status_table()))
 
 st.subheader("Effects")
-for name, table in ui.effects_tables():
+for name, table in home.effects_tables():
     with st.expander(name, expanded=False):
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.markdown(home.markdown_table(table))

@@ -9,6 +9,7 @@ import streamlit as st
 from dafx_explorer import (
     audio,
     effects,
+    home,
     inference,
     matching,
     presets,
@@ -22,7 +23,7 @@ from dafx_explorer.errors import DafxError
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 st.set_page_config(page_title="Style Match · DAFX Explorer", page_icon="🎚️", layout="wide")
-ui.warm_up()
+home.warm_up()
 
 CLIP, PROCESSED_CLIP, PRESET_CLIP, UPLOAD = ("Shipped clip", "Shipped clip through the effect",
                                             "Shipped clip through a preset", "Upload a file")

@@ -6,31 +6,14 @@ pages and the benchmarks draw the same figures.
 
 from __future__ import annotations
 
-import functools
 import io
-import threading
 
 import numpy as np
 import pandas as pd
 
 from dafx_explorer import audio, colour, effects, latent_map
 from dafx_explorer.errors import DataError
-from dafx_explorer.settings import SAMPLE_RATE, get_settings
-
-PAGES = (
-    ("app_pages/1_Latent_Controller.py", "Latent Controller", ":material/tune:",
-     "click the map of an effect's settings and hear the result."),
-    ("app_pages/2_Latent_Space.py", "Latent Space", ":material/scatter_plot:",
-     "all effects on one map, and how each effect's map follows its knobs."),
-    ("app_pages/3_Style_Match.py", "Style Match", ":material/graphic_eq:",
-     "bring an input and a reference; get the settings, the audio and a preset."),
-    ("app_pages/4_Listening_Test.py", "Listening Test", ":material/headphones:",
-     "expert tests and MUSHRA for participants."),
-    ("app_pages/5_Results.py", "Results", ":material/bar_chart:",
-     "listening-test results and objective evaluation (admin password)."),
-)
-"""The app's pages after Home: (script relative to the repository root, title, icon, one line on what it
-does). A page's URL is its title with underscores, e.g. ``/Style_Match``."""
+from dafx_explorer.settings import SAMPLE_RATE
 
 ENCODER_HELP = ("Which trained model listened to the sounds and placed them on the map. The β-VAE makes "
                 "smoother maps; the VQ-VAE is an alternative to compare with.")
@@ -40,49 +23,6 @@ SUPERVISED_HELP = ("How many of the brightest, darkest, deepest and thinnest sou
                    "0 lets the map arrange itself by sound alone; more makes brightness and depth read more "
                    "clearly across it.")
 """Tooltip of the pages' choice of supervised points (k)."""
-
-
-@functools.cache
-def warm_up() -> threading.Thread:
-    """Start paying the one-time costs (torch's import, filter banks, the first STFT) once per process,
-    in a background thread so that the page calling it renders without waiting; returns the thread."""
-
-    def run() -> None:
-        from dafx_explorer import features
-
-        features.warm_up()
-
-    thread = threading.Thread(target=run, name="dafx-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def effects_tables() -> list[tuple[str, pd.DataFrame]]:
-    """One table of parameters (name, range, unit, scale, default) per built-in effect."""
-    tables = []
-    for name in effects.names():
-        rows = [
-            {"parameter": p.name, "min": p.minimum, "max": p.maximum, "unit": p.unit, "scale": p.scale,
-             "default": p.default}
-            for p in effects.get(name).params
-        ]
-        tables.append((name, pd.DataFrame(rows)))
-    return tables
-
-
-def data_status_table() -> pd.DataFrame:
-    """What the data folder holds: each model and dataset file with its status."""
-    settings = get_settings()
-    rows = []
-    for kind in ("vae", "vq"):
-        path = settings.models_dir / f"encoder_{kind}.safetensors"
-        rows.append({"item": f"encoder ({kind})", "status": "loaded" if path.exists() else "missing"})
-    for name in effects.names():
-        model = settings.models_dir / f"controller_{name}.safetensors"
-        dataset = settings.datasets_dir / name / "points.parquet"
-        rows.append({"item": f"controller {name}", "status": "loaded" if model.exists() else "missing"})
-        rows.append({"item": f"dataset {name}", "status": "loaded" if dataset.exists() else "missing"})
-    return pd.DataFrame(rows)
 
 
 def _spectrogram_colours() -> list[list]:

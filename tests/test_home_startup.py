@@ -1,5 +1,5 @@
 """Home is instant (issue 23): it reads the data folder and draws; it loads no model, imports neither
-torch nor UMAP, and the audio stack's warm-up starts only once the page has run."""
+pandas, torch nor UMAP, and the audio stack's warm-up starts only once the page has run."""
 
 import json
 import subprocess
@@ -8,7 +8,8 @@ import tomllib
 
 from dafx_explorer.settings import REPO_ROOT
 
-HEAVY = ("torch", "librosa", "umap", "dafx_explorer.inference", "dafx_explorer.models", "dafx_explorer.features")
+HEAVY = ("pandas", "torch", "librosa", "umap", "dafx_explorer.inference", "dafx_explorer.models",
+         "dafx_explorer.features")
 """Modules whose import (seconds of CPU) would hold Home's first drawing up."""
 
 # A fresh interpreter: the test process has long imported torch. The warm-up is replaced by a
@@ -16,11 +17,11 @@ HEAVY = ("torch", "librosa", "umap", "dafx_explorer.inference", "dafx_explorer.m
 HOME_RUN = """
 import json, sys
 from streamlit.testing.v1 import AppTest
-from dafx_explorer import ui
+from dafx_explorer import home
 
-calls, effects_tables = [], ui.effects_tables
-ui.warm_up = lambda: calls.append("warm-up")
-ui.effects_tables = lambda: calls.append("effects") or effects_tables()
+calls, effects_tables = [], home.effects_tables
+home.warm_up = lambda: calls.append("warm-up")
+home.effects_tables = lambda: calls.append("effects") or effects_tables()
 app = AppTest.from_file(sys.argv[1], default_timeout=60).run()
 print(json.dumps({"exception": [str(e.value) for e in app.exception], "title": app.title[0].value,
                   "sections": [s.value for s in app.subheader], "calls": calls,

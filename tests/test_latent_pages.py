@@ -164,10 +164,10 @@ def test_players_get_wav_bytes_at_the_true_level():
 
 
 def test_warm_up_runs_once_in_the_background():
-    from dafx_explorer import ui
+    from dafx_explorer import home
 
-    thread = ui.warm_up()
-    assert ui.warm_up() is thread
+    thread = home.warm_up()
+    assert home.warm_up() is thread
     thread.join(timeout=120)
     assert not thread.is_alive()
 

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.browser
 def test_home_page_loads(page, screenshot):
     open_page(page, "/", "DAFX Explorer")
     expect(page.get_by_role("heading", name="Loaded data")).to_be_visible()
-    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_role("cell", name="encoder (vae)", exact=True)).to_be_visible()
     for name in ("Latent Controller", "Latent Space", "Style Match", "Listening Test", "Results"):
         expect(page.get_by_test_id("stSidebarNav").get_by_text(name, exact=True)).to_be_visible()
     expect_no_exception(page)

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from streamlit_ui import expect_no_exception, open_page
 
-from dafx_explorer import ui
+from dafx_explorer import home
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ def test_first_request_to_a_page_address_goes_through_the_router(page):
     open_page(page, "/Listening_Test", "Listening test")
     navigation = page.get_by_test_id("stSidebarNav")
     expect(navigation.get_by_text("Home", exact=True)).to_be_visible()
-    for _, title, _, _ in ui.PAGES:
+    for _, title, _, _ in home.PAGES:
         expect(navigation.get_by_text(title, exact=True)).to_be_visible()
     expect(navigation.get_by_text("app", exact=True)).to_have_count(0)  # the entry point is no page of its own
     expect_no_exception(page)
