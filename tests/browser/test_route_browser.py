@@ -23,11 +23,12 @@ PLOT_AREA = """gd => { const layout = gd._fullLayout, box = gd.getBoundingClient
 def test_a_route_dragged_across_the_map_plays_and_shows_its_direction_and_settings(page, screenshot):
     open_page(page, "/Latent_Controller", "Latent Controller")
     page.get_by_test_id("stCheckbox").get_by_text("Draw a route", exact=True).click()
+    # The run the click starts redraws the map in lasso mode; wait for that map, not the one before it.
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout?.dragmode === 'lasso'")
     wait_idle(page)
     plot = page.get_by_test_id("stPlotlyChart").locator(".js-plotly-plot").first
     expect(plot).to_be_visible()
     plot.scroll_into_view_if_needed()
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout?.dragmode === 'lasso'")
     left, top, width, height = plot.evaluate(PLOT_AREA)
     path = [(left + width * u, top + height * v) for u, v in ((0.2, 0.7), (0.45, 0.3), (0.8, 0.45))]
 
