@@ -36,6 +36,14 @@ def _int_at_least(minimum: int):
     return whole_number
 
 
+def _share(text: str) -> float:
+    """An argparse type: a fraction from 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value:g}")
+    return value
+
+
 def _print_json(payload) -> None:
     print(json.dumps(payload, indent=2, allow_nan=False))
 
@@ -303,7 +311,8 @@ def estimator_training_config(args):
     from dafx_explorer import estimator
 
     return estimator.EstimatorTrainingConfig(effect=args.effect, seed=args.seed, tiny=args.tiny,
-                                             **_given(steps=args.steps, batch_size=args.batch_size))
+                                             **_given(steps=args.steps, batch_size=args.batch_size,
+                                                      across_share=args.across_share))
 
 
 def cmd_train_estimator(args) -> int:
@@ -438,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--effect", required=True)
     p.add_argument("--steps", type=_int_at_least(1), help="default: EstimatorTrainingConfig.steps")
     p.add_argument("--batch-size", type=_int_at_least(1), help="new pairs per step (default: 32)")
+    p.add_argument("--across-share", type=_share, help="share of pairs whose input is another work than "
+                   "the reference's (default: EstimatorTrainingConfig.across_share)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="models folder (default: the data folder's models/)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")

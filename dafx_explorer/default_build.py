@@ -19,6 +19,8 @@ ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger"
                    "ringmod": 2400}
 """Per effect with a shipped settings estimator, the steps of 32 new pairs it trained for; the others'
 estimators lost to their controllers on the real-recordings benchmark, and ``match`` uses the controller."""
+WITHIN_WORK_ESTIMATORS = ("delay", "ambience", "flanger", "multiband", "ringmod")
+"""Shipped estimators trained before pairs across works, on pairs of one work only (``--across-share 0``)."""
 REAL_REFINE_SECONDS = 3
 """Refinement budget (s) of the shipped real-recordings report, which decides where Style Match offers it."""
 SHIPPED_ENCODER_EPOCHS = 39
@@ -33,7 +35,9 @@ def steps() -> list[list[str]]:
         ["train-encoder", "--kind", "vae", "--epochs", str(SHIPPED_ENCODER_EPOCHS)],
         ["train-encoder", "--kind", "vq", "--epochs", "3"],
         *(["train-controller", "--effect", name] for name in names),
-        *(["train-estimator", "--effect", name, "--steps", str(steps)] for name, steps in ESTIMATOR_STEPS.items()),
+        *(["train-estimator", "--effect", name, "--steps", str(steps),
+           *(["--across-share", "0"] if name in WITHIN_WORK_ESTIMATORS else [])]
+          for name, steps in ESTIMATOR_STEPS.items()),
         *(["precompute", "--effect", name, "--points", str(PRECOMPUTE_POINTS)] for name in names),
         ["precompute", "--combined"],
         ["listening-set", "--examples", str(LISTENING_EXAMPLES)],

@@ -6,11 +6,10 @@ shifted by whole frames gives the same features shifted (:func:`recording_featur
 (:class:`dafx_explorer.models.SettingsEstimator`) pools them over time, so its answer does not
 depend on where the notes fall.
 
-Training (:func:`train_estimator`, ``train-estimator --effect E``) renders new pairs every step:
-two segments of one real recording (:func:`dafx_explorer.corpus.real`), the same gain, tilt and
-noise floor on both, the second through the effect at random settings (each bypassable setting at
-its bypass one time in :data:`BYPASS_SHARE`, so that plain processors are in range), and regresses
-the settings (L1).
+Training (:func:`train_estimator`, ``train-estimator --effect E``) renders new pairs every step
+(:func:`draw_pairs`): two segments of real recordings (:func:`dafx_explorer.corpus.real`), the second
+through the effect at random settings (each bypassable setting at its bypass one time in
+:data:`BYPASS_SHARE`, so that plain processors are in range), and regresses the settings (L1).
 """
 
 from __future__ import annotations
@@ -47,6 +46,8 @@ BYPASS_SHARE = 0.15
 """How often training sets a setting that has a bypass to that bypass."""
 NOISE_SHARE, NOISE_DB = 0.5, (-80.0, -55.0)
 """How often a training pair gets a noise floor, and its level range (dBFS RMS)."""
+ACROSS_SHARE = 0.5
+"""How often a training pair's input comes from another work than its reference (with its own gain and tilt)."""
 TRAIN_ESTIMATOR_COMMAND = "python -m dafx_explorer train-estimator --effect {effect}"
 TINY_ESTIMATOR = {"channels": 8, "dilations": (1, 2), "lag_features": 8, "hidden": (16,)}
 
@@ -121,25 +122,36 @@ def _segment_starts(length: int, window: int, rng: np.random.Generator) -> tuple
 
 
 def draw_pairs(effect: effects.Effect, recordings, count: int, rng: np.random.Generator,
-               window: int = TRAIN_WINDOW) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               window: int = TRAIN_WINDOW, across_share: float = ACROSS_SHARE
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` new training pairs: inputs (count, window), references (count, window), settings.
 
     Input and reference are two segments of one recording with the same gain and tilt
-    (:func:`dafx_explorer.training.augment`) and, one time in two, noise floors of one level; the
-    reference is then the effect at :func:`random_settings`.
+    (:func:`dafx_explorer.training.augment`), or, with probability ``across_share``, the input is a
+    segment of another work (:func:`dafx_explorer.corpus.same_work`) with a gain and tilt of its own;
+    one time in two both get noise floors of one level. The reference is then the effect at
+    :func:`random_settings`.
     """
-    from dafx_explorer import training  # not imported when serving
+    from dafx_explorer import corpus, training  # not imported when serving
+
+    def padded(recording) -> np.ndarray:
+        return np.pad(recording.samples, (0, max(window - len(recording.samples), 0)))
 
     inputs, references, settings = [], [], []
     for _ in range(count):
         recording = recordings[rng.integers(len(recordings))]
-        samples = np.pad(recording.samples, (0, max(window - len(recording.samples), 0)))
+        samples = padded(recording)
         a, b = _segment_starts(len(samples), window, rng)
         chain_seed, p = int(rng.integers(2**31)), random_settings(effect, rng)
         noise_db = float(rng.uniform(*NOISE_DB)) if rng.random() < NOISE_SHARE else None
+        sources, seeds = [(samples, a), (samples, b)], [chain_seed, chain_seed]
+        others = [r for r in recordings if not corpus.same_work(r, recording)] if across_share > 0 else []
+        if others and rng.random() < across_share:  # at share 0 no draw, so the pairs are those of one work
+            other = padded(others[rng.integers(len(others))])
+            sources[0], seeds[0] = (other, int(rng.integers(0, len(other) - window + 1))), int(rng.integers(2**31))
         pair = []
-        for start in (a, b):
-            segment = training.augment(samples[start: start + window], np.random.default_rng(chain_seed))
+        for (source, start), seed in zip(sources, seeds, strict=True):
+            segment = training.augment(source[start: start + window], np.random.default_rng(seed))
             if noise_db is not None:
                 segment = segment + (10 ** (noise_db / 20) * rng.standard_normal(window)).astype(np.float32)
             pair.append(segment)
@@ -161,6 +173,7 @@ class EstimatorTrainingConfig:
     weight_decay: float = 1e-4
     validation_pairs: int = 256
     validate_every: int = 100
+    across_share: float = ACROSS_SHARE
     seed: int = 0
     tiny: bool = False
 
@@ -201,7 +214,8 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     run = training._run_dir(f"estimator_{effect.name}{'_tiny' if config.tiny else ''}")
     checkpoint, log = run / "checkpoint.pt", run / "losses.csv"
     recordings = _corpus(config)
-    validation = draw_pairs(effect, recordings, config.validation_pairs, np.random.default_rng([config.seed, 1]))
+    validation = draw_pairs(effect, recordings, config.validation_pairs, np.random.default_rng([config.seed, 1]),
+                            across_share=config.across_share)
     step, best, seconds = 0, {"val_l1": float("inf"), "step": 0, "state": None}, 0.0
     if resume and checkpoint.exists():
         state = training._load_checkpoint(checkpoint, estimator, optimizer)
@@ -221,7 +235,8 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     progress = tqdm(range(step, config.steps), desc=f"estimator {effect.name}", unit="step", leave=False)
     for step in progress:
         estimator.train()
-        batch = draw_pairs(effect, recordings, config.batch_size, np.random.default_rng([config.seed, 2, step]))
+        batch = draw_pairs(effect, recordings, config.batch_size, np.random.default_rng([config.seed, 2, step]),
+                           across_share=config.across_share)
         loss = _loss(estimator, batch)
         optimizer.zero_grad()
         loss.backward()

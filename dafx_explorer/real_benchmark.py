@@ -126,10 +126,12 @@ def markdown(report: dict) -> str:
 
 
 def training_table(manifest: dict) -> str:
-    """The shipped estimators' training, from the manifest: steps, new pairs seen, wall time, the
-    validation L1 untrained (all 0.5) and at its best step."""
-    lines = ["| effect | steps × pairs | pairs seen | wall time (min) | validation L1: untrained → best |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    """The shipped estimators' training, from the manifest: steps, new pairs seen, the share of pairs
+    across works (0 for entries from before it was a setting), wall time, the validation L1 untrained
+    (all 0.5) and at its best step."""
+    lines = ["| effect | steps × pairs | pairs seen | pairs across works | wall time (min) "
+             "| validation L1: untrained → best |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     total = 0.0
     for name in effects.names():
         entry = manifest.get("models", {}).get(f"estimator_{name}")
@@ -138,7 +140,8 @@ def training_table(manifest: dict) -> str:
         config, fit, seconds = entry["config"], entry["fit"], entry["wall_seconds"]
         steps, batch = config["steps"], config["batch_size"]
         total += seconds
-        lines.append(f"| {name} | {steps} × {batch} | {steps * batch} | {seconds / 60:.1f} "
+        lines.append(f"| {name} | {steps} × {batch} | {steps * batch} | {config.get('across_share', 0.0):g} "
+                     f"| {seconds / 60:.1f} "
                      f"| {fit['initial_val_l1']:.3f} → {fit['best_val_l1']:.3f} |")
-    lines.append(f"| all | | | {total / 60:.1f} | |")
+    lines.append(f"| all | | | | {total / 60:.1f} | |")
     return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ def recordings():
 
 def tiny_config(**overrides):
     values = {"effect": "overdrive", "steps": 32, "batch_size": 8, "validation_pairs": 16, "validate_every": 8,
-              "tiny": True, "learning_rate": 1e-2}
+              "tiny": True, "learning_rate": 1e-2, "across_share": 0.0}
     return estimator.EstimatorTrainingConfig(**{**values, **overrides})
 
 
@@ -53,6 +53,23 @@ def test_pairs_are_reproducible_and_the_reference_is_the_effect_on_another_segme
     inputs, references, p = first
     assert inputs.shape == references.shape == (4, estimator.TRAIN_WINDOW) and p.shape == (4, effect.n_params)
     assert not np.allclose(inputs, references, atol=1e-3)
+
+
+def test_across_pairs_take_the_input_from_another_work():
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    tones = [corpus.Recording(f"tone_{hz}", "generated", (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32))
+             for hz in (220.0, 1760.0)]
+    effect = effects.get("dynamics")
+
+    def peaks(signals):
+        return np.argmax(np.abs(np.fft.rfft(signals, axis=1)), axis=1)
+
+    for share, same in ((0.0, True), (1.0, False)):
+        inputs, references, _ = estimator.draw_pairs(effect, tones, 6, np.random.default_rng(5), across_share=share)
+        dry = [tone.samples[: estimator.TRAIN_WINDOW] for tone in tones]
+        reference_tone = np.abs(peaks(references)[:, None] - peaks(np.stack(dry))[None, :]).argmin(1)
+        input_tone = np.abs(peaks(inputs)[:, None] - peaks(np.stack(dry))[None, :]).argmin(1)
+        assert np.all((input_tone == reference_tone) == same)
 
 
 def test_random_settings_put_each_bypassable_setting_at_its_bypass_about_as_often_as_said():

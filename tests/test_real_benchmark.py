@@ -58,10 +58,19 @@ def test_evaluate_real_refuses_options_it_does_not_take(capsys):
 
 def test_train_estimator_cli_writes_an_estimator(tiny_home, tmp_path, capsys):
     assert main(["train-estimator", "--effect", "ringmod", "--tiny", "--steps", "2", "--batch-size", "2",
-                 "--out", str(tmp_path), "--json"]) == 0
+                 "--across-share", "0.25", "--out", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["effect"] == "ringmod"
     model, meta = estimator.load_estimator("ringmod", tmp_path)
     assert model.config.n_params == 2 and meta["extra"]["training"]["steps"] == 2
+    assert meta["extra"]["training"]["across_share"] == 0.25
+
+
+@pytest.mark.parametrize("share", ["1.5", "-0.1", "nan"])
+def test_train_estimator_refuses_a_share_outside_0_to_1(share, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["train-estimator", "--effect", "ringmod", "--tiny", "--across-share", share])
+    assert exited.value.code == 2
+    assert "must be from 0 to 1" in capsys.readouterr().err
 
 
 def test_docs_show_the_shipped_real_benchmark_and_training():
@@ -98,3 +107,13 @@ def test_evaluate_real_with_a_budget_scores_the_refined_result(tiny_home):
     assert real_benchmark.refinement_helps(report, "overdrive") in (True, False)
     table = real_benchmark.markdown(report)
     assert "refined for 0.3 s" in table and "| refined |" in table
+
+
+def test_training_table_shows_each_estimators_share_of_pairs_across_works():
+    entry = lambda share: {"config": {"steps": 10, "batch_size": 4, **share}, "wall_seconds": 60.0,  # noqa: E731
+                           "fit": {"initial_val_l1": 0.25, "best_val_l1": 0.1}}
+    manifest = {"models": {"estimator_overdrive": entry({"across_share": 0.5}), "estimator_delay": entry({})}}
+    rows = real_benchmark.training_table(manifest).splitlines()
+    assert rows[2] == "| overdrive | 10 × 4 | 40 | 0.5 | 1.0 | 0.250 → 0.100 |"
+    assert rows[3] == "| delay | 10 × 4 | 40 | 0 | 1.0 | 0.250 → 0.100 |"  # trained before the setting: one work
+    assert rows[4] == "| all | | | | 2.0 | |"
