@@ -15,11 +15,11 @@ from dafx_explorer import effects
 
 PRECOMPUTE_POINTS = 1000
 LISTENING_EXAMPLES = 3
-ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger": 2400, "multiband": 2400,
+ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger": 2400, "multiband": 4800,
                    "ringmod": 2400, "combo": 2400}
 """Per effect with a shipped settings estimator, the steps of 32 new pairs it trained for; the dynamics'
 estimator lost to its controller on the real-recordings benchmark, and ``match`` uses the controller."""
-WITHIN_WORK_ESTIMATORS = ("delay", "ambience", "flanger", "multiband", "ringmod")
+WITHIN_WORK_ESTIMATORS = ("delay", "ambience", "flanger", "ringmod")
 """Shipped estimators trained before pairs across works, on pairs of one work only (``--across-share 0``)."""
 REAL_REFINE_SECONDS = 3
 """Refinement budget (s) of the shipped real-recordings report, which decides where Style Match offers it."""
