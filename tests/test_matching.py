@@ -45,7 +45,7 @@ def test_prediction_reads_the_first_window_that_is_not_silent(bundle):
 def test_refinement_respects_budget_and_never_worsens(bundle):
     effect = effects.get("overdrive")
     recording = sources.generate("drums", seed=1003, seconds=12.0)  # reference: another part of the input's recording
-    x, reference = recording[:WINDOW], effect.render(recording[-WINDOW:], 24_000, [0.2, 0.8, 0.4])
+    x, reference = recording[:WINDOW], effect.render(recording[-WINDOW:], 24_000, [0.4, 0.7, 0.45])
     started = time.perf_counter()
     result = matching.match(effect, x, reference, refine_seconds=1.5, bundle=bundle)
     assert not result.other_material and result.objective_start <= matching.MATERIAL_LIMIT
