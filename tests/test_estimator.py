@@ -64,12 +64,14 @@ def test_across_pairs_take_the_input_from_another_work():
     def peaks(signals):
         return np.argmax(np.abs(np.fft.rfft(signals, axis=1)), axis=1)
 
+    dry_peaks = peaks(np.stack([tone.samples[: estimator.TRAIN_WINDOW] for tone in tones]))
+
+    def nearest_tone(signals):
+        return np.abs(peaks(signals)[:, None] - dry_peaks[None, :]).argmin(1)
+
     for share, same in ((0.0, True), (1.0, False)):
         inputs, references, _ = estimator.draw_pairs(effect, tones, 6, np.random.default_rng(5), across_share=share)
-        dry = [tone.samples[: estimator.TRAIN_WINDOW] for tone in tones]
-        reference_tone = np.abs(peaks(references)[:, None] - peaks(np.stack(dry))[None, :]).argmin(1)
-        input_tone = np.abs(peaks(inputs)[:, None] - peaks(np.stack(dry))[None, :]).argmin(1)
-        assert np.all((input_tone == reference_tone) == same)
+        assert np.all((nearest_tone(inputs) == nearest_tone(references)) == same)
 
 
 def test_random_settings_put_each_bypassable_setting_at_its_bypass_about_as_often_as_said():
