@@ -1,7 +1,8 @@
 """The style-match settings estimator: an effect's settings from an input and a reference recording.
 
-Each recording is read at full detail: its log-mel frames (``N_MELS`` bands, hop ``HOP``) and the
-autocorrelation of its onset envelope (``N_LAGS`` lags of 2 ms), both circular so that a recording
+Each recording is read at full detail: its log-mel frames (``N_MELS`` bands, hop ``HOP``; for the
+:data:`CEPSTRUM_EFFECTS` followed by :func:`cepstral_frames`) and the autocorrelation of its onset
+envelope (``N_LAGS`` lags of 2 ms), all circular so that a recording
 shifted by whole frames gives the same features shifted (:func:`recording_features`). The network
 (:class:`dafx_explorer.models.SettingsEstimator`) pools them over time, so its answer does not
 depend on where the notes fall.
@@ -37,6 +38,12 @@ FRAME_LCM = math.lcm(HOP, features.ONSET_HOP)
 N_MELS = 96
 N_LAGS = 512
 """Onset-envelope lags read (2 ms each: echoes up to 1.02 s)."""
+CEPSTRUM_EFFECTS = ("flanger",)
+"""Effects whose estimator also reads :func:`cepstral_frames` (a short swept delay's trajectory)."""
+QUEFRENCY_EDGES = np.unique(np.round(np.geomspace(24, N_FFT // 2, 49)).astype(int))
+"""Edges (samples; 1–21.3 ms) of the log-spaced quefrency bands of :func:`cepstral_frames`."""
+CEPSTRUM_SCALE = 10.0
+"""Factor that brings cepstral peaks (about 0.1) near ±1."""
 TRAIN_WINDOW = 65_536
 """Samples of each recording a training pair reads (2.73 s); a match reads the analysis window."""
 LOG_FLOOR = 1e-8
@@ -60,8 +67,22 @@ def _mel_bank() -> torch.Tensor:
     return torch.as_tensor(bank, dtype=torch.float32)
 
 
-def recording_features(signals: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-mel frames (B, N_MELS, T // HOP) and onset autocorrelations (B, N_LAGS) of signals (B, T).
+def cepstral_frames(power: torch.Tensor) -> torch.Tensor:
+    """Per frame, the largest real-cepstrum value in each quefrency band (B, len(QUEFRENCY_EDGES) - 1, T) of
+    STFT power (B, N_FFT // 2 + 1, T): a delay of d samples added to the signal peaks at quefrency d."""
+    cepstrum = torch.fft.irfft(torch.log(power + LOG_FLOOR), n=N_FFT, dim=1)
+    bands = zip(QUEFRENCY_EDGES[:-1], QUEFRENCY_EDGES[1:], strict=True)
+    return CEPSTRUM_SCALE * torch.stack([cepstrum[:, a:b].amax(1) for a, b in bands], dim=1)
+
+
+def reads_cepstrum(estimator: models.SettingsEstimator) -> bool:
+    """Whether an estimator's frames hold :func:`cepstral_frames` after the log-mel bands."""
+    return estimator.config.n_mels == N_MELS + len(QUEFRENCY_EDGES) - 1
+
+
+def recording_features(signals: np.ndarray, cepstrum: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-mel frames (B, N_MELS, T // HOP), with ``cepstrum`` followed by :func:`cepstral_frames`, and
+    onset autocorrelations (B, N_LAGS) of signals (B, T).
 
     Both read the first whole number of :data:`FRAME_LCM` samples and are circular: the STFT wraps the
     signal around, and the autocorrelation is the circular one, so rolling a signal by a multiple of
@@ -77,8 +98,10 @@ def recording_features(signals: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]
     wrapped = torch.cat([x[:, -N_FFT // 2:], x, x[:, : N_FFT // 2]], dim=1)
     spectrum = torch.stft(wrapped, N_FFT, HOP, window=torch.hann_window(N_FFT), center=False,
                           return_complex=True)[..., : usable // HOP]
-    mel = torch.matmul(_mel_bank(), spectrum.abs().square())
-    frames = (torch.log(mel + LOG_FLOOR) - LOG_CENTRE) / LOG_SPREAD
+    power = spectrum.abs().square()
+    frames = (torch.log(torch.matmul(_mel_bank(), power) + LOG_FLOOR) - LOG_CENTRE) / LOG_SPREAD
+    if cepstrum:
+        frames = torch.cat([frames, cepstral_frames(power)], dim=1)
     envelope = features.onset_envelope(signals, circular=True)
     lags = features.autocorrelation(envelope, circular=True)[:, 1: N_LAGS + 1]
     return frames, torch.as_tensor(lags, dtype=torch.float32)
@@ -88,7 +111,7 @@ def predict(estimator: models.SettingsEstimator, input_audio: np.ndarray, refere
     """Normalized settings (n_params,) the estimator gives for (input, reference), each read on its
     analysis window (:func:`dafx_explorer.audio.analysis_window`)."""
     frames, lags = recording_features(np.stack([audio.analysis_window(input_audio),
-                                                audio.analysis_window(reference_audio)]))
+                                                audio.analysis_window(reference_audio)]), reads_cepstrum(estimator))
     with torch.no_grad():
         return estimator(frames[:1], lags[:1], frames[1:], lags[1:]).numpy()[0].astype(np.float64)
 
@@ -188,8 +211,8 @@ def _corpus(config: EstimatorTrainingConfig) -> list:
 
 def _loss(estimator, batch) -> torch.Tensor:
     inputs, references, settings = batch
-    frames_in, lags_in = recording_features(inputs)
-    frames_ref, lags_ref = recording_features(references)
+    frames_in, lags_in = recording_features(inputs, reads_cepstrum(estimator))
+    frames_ref, lags_ref = recording_features(references, reads_cepstrum(estimator))
     predicted = estimator(frames_in, lags_in, frames_ref, lags_ref)
     return torch.mean(torch.abs(predicted - torch.as_tensor(settings, dtype=torch.float32)))
 
@@ -207,7 +230,8 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     torch.manual_seed(config.seed)
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     shape = TINY_ESTIMATOR if config.tiny else {}
-    estimator = models.SettingsEstimator(models.EstimatorConfig(n_params=effect.n_params, n_mels=N_MELS,
+    n_frame_features = N_MELS + (len(QUEFRENCY_EDGES) - 1) * (effect.name in CEPSTRUM_EFFECTS)
+    estimator = models.SettingsEstimator(models.EstimatorConfig(n_params=effect.n_params, n_mels=n_frame_features,
                                                                 n_lags=N_LAGS, **shape))
     optimizer = torch.optim.AdamW(estimator.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)

@@ -566,7 +566,8 @@ class EstimatorConfig:
     n_params : int
         Number of normalized effect parameters predicted.
     n_mels : int
-        Log-mel bands per frame of each recording's features.
+        Features per frame of each recording: its log-mel bands, then any cepstral bands
+        (:func:`dafx_explorer.estimator.cepstral_frames`).
     n_lags : int
         Lags of each recording's onset-envelope autocorrelation.
     channels : int

@@ -39,6 +39,18 @@ def test_features_have_the_documented_shapes_and_scale(recordings):
     assert float(lags.abs().max()) <= 1.0 + 1e-6
 
 
+def test_cepstral_frames_peak_in_the_band_of_an_added_delay():
+    """A copy of the signal 5 ms late (a flanger's comb, held still) peaks in the quefrency band that
+    holds 120 samples; the dry signal has no such peak."""
+    x = np.random.default_rng(0).standard_normal(80 * estimator.FRAME_LCM).astype(np.float32) * 0.1
+    combed = x + 0.7 * np.roll(x, 120)
+    frames, _ = estimator.recording_features(np.stack([x, combed]), cepstrum=True)
+    assert frames.shape[1] == estimator.N_MELS + len(estimator.QUEFRENCY_EDGES) - 1
+    dry, wet = frames[:, estimator.N_MELS:].mean(-1).numpy()
+    band = int(np.searchsorted(estimator.QUEFRENCY_EDGES, 120, side="right")) - 1
+    assert int(np.argmax(wet)) == band and wet[band] > dry[band] + 1.0
+
+
 def test_too_short_recordings_are_refused_with_the_length_needed():
     with pytest.raises(ModelError, match="at least 24624 samples"):
         estimator.recording_features(np.zeros((1, 10_000), dtype=np.float32))
@@ -122,11 +134,14 @@ def test_resume_continues_from_the_checkpoint(tiny_home, tmp_path):
 
 
 @settings(max_examples=12, deadline=None)
-@given(shift=st.integers(1, 6), seed=st.integers(0, 1000))
-def test_time_pooling_ignores_where_both_recordings_start(shift, seed):
-    """Rolling both recordings by a few frames leaves the estimate as it was."""
+@given(shift=st.integers(1, 6), seed=st.integers(0, 1000), cepstrum=st.booleans())
+def test_time_pooling_ignores_where_both_recordings_start(shift, seed, cepstrum):
+    """Rolling both recordings by a few frames leaves the estimate as it was, with or without the
+    cepstral frames."""
     torch.manual_seed(seed)
-    model = models.SettingsEstimator(models.EstimatorConfig(n_params=3, **estimator.TINY_ESTIMATOR))
+    n_mels = estimator.N_MELS + (len(estimator.QUEFRENCY_EDGES) - 1) * cepstrum
+    model = models.SettingsEstimator(models.EstimatorConfig(n_params=3, n_mels=n_mels, **estimator.TINY_ESTIMATOR))
+    assert estimator.reads_cepstrum(model) == cepstrum
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.normal_(0.0, 0.3)
@@ -137,7 +152,7 @@ def test_time_pooling_ignores_where_both_recordings_start(shift, seed):
                       + 0.05 * rng.standard_normal(t.size) for _ in range(2)]).astype(np.float32)
 
     def estimate(signals):
-        frames, lags = estimator.recording_features(signals)
+        frames, lags = estimator.recording_features(signals, cepstrum)
         with torch.no_grad():
             return model(frames[:1], lags[:1], frames[1:], lags[1:]).numpy()
 
