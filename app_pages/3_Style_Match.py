@@ -120,7 +120,8 @@ with st.expander("About this page"):
     st.markdown(
         "A model trained for the effect listens to both recordings and predicts its settings: the effect's "
         "settings estimator where it has one, otherwise the β-VAE controller. A delay's echo time, a reverb's "
-        "pre-delay and a ring modulator's carrier are also read straight off the reference. The page opens with "
+        "pre-delay and a ring modulator's carrier are also read straight off the reference, and a flanger's "
+        "sweep is fitted to it near the prediction. The page opens with "
         "a shipped clip as the input and the same clip through the effect at random settings as the reference, "
         "so the settings it was made with show beside the prediction. Figures are in the project's "
         "docs/results.md."
@@ -198,7 +199,8 @@ with settings_area:
         else:
             notes.append(f"Refined for {refined.refine_seconds:.1f} s: objective {refined.objective_start:.4g} → "
                          f"{refined.objective_best:.4g} (lower is closer to the reference)" +
-                         (", the measured setting held." if refined.measured else "."))
+                         (f", the measured setting{'s' * (len(refined.measured) > 1)} held." if refined.measured
+                          else "."))
         if refined.set_aside:
             notes.append("The search's best settings were set aside: the controller reads their result less like "
                          "the reference than the prediction's, as happens when the reference is other material, "

@@ -187,20 +187,25 @@ def measured_start(objective: TextureObjective, reference_window: np.ndarray
                    ) -> tuple[np.ndarray, tuple[int, ...], float | None, float | None]:
     """The result without refinement, and where refinement starts: the prediction with its read setting
     (:mod:`dafx_explorer.readings`) replaced by the value that lowers J most (the first, where the
-    reading is decisive) and then held by the search; the prediction, nothing held, where nothing is
-    read or no value lowers J.
+    reading is decisive) and then held by the search; for the flanger, the prediction with its sweep
+    fitted (:func:`dafx_explorer.readings.fit_sweep`), held; the prediction, nothing held, where nothing
+    is read or no value lowers J.
 
     Returns
     -------
     (start settings, indices of held parameters, J at the prediction, J at the start); both J are
-    None where nothing was read.
+    None where nothing was read or the sweep was fitted.
     """
-    prediction, found = objective.prediction, readings.read(objective.effect, objective.window, reference_window)
+    prediction, effect = objective.prediction, objective.effect
+    if readings.sweep_fitted(effect):
+        start = readings.fit_sweep(effect, objective.window, reference_window, prediction)
+        return start, readings.measured_parameters(effect), None, None
+    found = readings.read(effect, objective.window, reference_window)
     if found is None or not found[1].values:
         return prediction, (), None, None
     index, reading = found
     starts = np.repeat(prediction[None, :], len(reading.values) + 1, axis=0)
-    starts[1:, index] = objective.effect.params[index].to_normalized(np.array(reading.values))
+    starts[1:, index] = effect.params[index].to_normalized(np.array(reading.values))
     scores = objective(starts)
     best = 1 if reading.decisive else int(scores.argmin())
     return starts[best], ((index,) if best else ()), float(scores[0]), float(scores[best])
@@ -239,7 +244,7 @@ def match(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray, 
     input_window, reference_window = audio.analysis_window(input_audio), audio.analysis_window(reference_audio)
     predicted, predictor = inference.predict_settings(effect, input_window, reference_window, bundle)
     start, hold, start_value, searched_from, objective = predicted, (), None, None, None
-    if refine_seconds > 0 or readings.measured_parameter(effect) is not None:
+    if refine_seconds > 0 or readings.measured_parameters(effect):
         objective = TextureObjective(effect, input_window, reference_window, predicted)
         start, hold, start_value, searched_from = measured_start(objective, reference_window)
     seconds = time.perf_counter() - started

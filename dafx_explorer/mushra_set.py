@@ -335,8 +335,8 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
     settings are drawn uniformly in [0, 1]; the model is given the input and the effect applied to the reference input
     with the true settings, and its prediction (and refined prediction, when
     ``refine_seconds`` > 0) become the conditions ``model`` and ``refined``; for an effect with a
-    setting measured off the reference (:func:`dafx_explorer.readings.measured_parameter`), the
-    prediction with that setting measured, what ``match`` returns without refinement, is the
+    setting measured off the reference (:func:`dafx_explorer.readings.measured_parameters`), the
+    prediction with those settings measured, what ``match`` returns without refinement, is the
     condition ``measured``.
 
     Parameters
@@ -361,7 +361,7 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
     """
     from . import effects as effects_module
     from . import real_clips
-    from .readings import measured_parameter
+    from .readings import measured_parameters
 
     if match is None:
         from .matching import match
@@ -387,7 +387,7 @@ def build_listening_set(effects: Sequence[str] | None = None, examples_per_effec
             reference_audio = effect.render(other.audio(), SAMPLE_RATE, true_p)
             result = match(effect, clean.audio(), reference_audio, refine_seconds=refine_seconds)
             found = {ANCHOR: anchor_p, "model": result.params}
-            if measured_parameter(effect) is not None:
+            if measured_parameters(effect):
                 found["measured"] = result.unrefined_params
             if refine_seconds > 0 and result.refined_params is not None:
                 found["refined"] = result.refined_params

@@ -1,10 +1,11 @@
-"""Settings read straight off a reference: an echo time, a reverb's pre-delay, a ring modulator's carrier.
+"""Settings read straight off a reference: an echo time, a reverb's pre-delay, a ring modulator's carrier,
+and a flanger's sweep near the prediction.
 
 A few per cent off in any of these loses most of what a match gains over random settings, which is
 finer than the estimator reads, while the reference's autocorrelation or spectrum gives them to the
 sample or a fraction of a hertz. Each reader takes the two analysis windows
 (:func:`dafx_explorer.audio.analysis_window`) cut once per match. Which setting of which effect is read,
-and how, is :data:`READERS`.
+and how, is :data:`READERS`; the sweep is :func:`fit_sweep`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ CARRIER_LINE_PROMINENCE = 3.5
 """Prominence over the running median at which a second line at half or twice the first counts."""
 PREDELAY_PROMINENCE = 10.0
 """How far (median absolute deviations) the best pre-delay match must stand above the median one."""
+SWEEP_SETTINGS = ("rate_hz", "depth", "centre_delay_ms")
+"""The flanger's settings that :func:`fit_sweep` reads."""
+SWEEP_SPANS, SWEEP_STEPS = (0.15, 0.2, 0.2), (81, 13, 13)
+"""Half-widths (normalized) of the grid around the prediction that :func:`fit_sweep` searches, and its points."""
+SWEEP_FFT, SWEEP_HOP = 1024, 512
+"""STFT size and hop (samples) of the cepstra :func:`fit_sweep` reads."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,48 @@ def predelay_times(param: Param, input_window: np.ndarray, reference_window: np.
     return Reading([best] if param.minimum <= best <= param.maximum else [], decisive=True)
 
 
+def cepstrogram(window: np.ndarray) -> np.ndarray:
+    """Real cepstrum of each Hann-windowed frame (SWEEP_FFT // 2 + 1 quefrencies of 1 sample, frames)."""
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(window, dtype=np.float64), SWEEP_FFT)[::SWEEP_HOP]
+    power = np.abs(np.fft.rfft(frames * np.hanning(SWEEP_FFT), axis=1)) ** 2
+    return np.fft.irfft(np.log(power + 1e-12), axis=1)[:, : SWEEP_FFT // 2 + 1].T
+
+
+def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.ndarray,
+              prediction: np.ndarray) -> np.ndarray:
+    """The prediction with the flanger's rate, depth and centre delay replaced by those, on a grid around
+    it, whose delay trajectory runs along the highest cepstral values of the reference (less the input's
+    mean cepstrum, so that the notes' own periods cancel).
+
+    pedalboard's ``Chorus`` delays by d(t) = max(1, centre − 10·depth·sin 2π·rate·t) ms from the clip's
+    start, and a delayed copy of the signal adds a cepstral peak at quefrency d(t). The search stays near
+    the prediction because far from it the notes' own peaks fit as well.
+    """
+    indices = [effect.param_names.index(name) for name in SWEEP_SETTINGS]
+    excess = cepstrogram(reference_window) - cepstrogram(input_window).mean(axis=1, keepdims=True)
+    minimum = int(round(effect.params[indices[2]].minimum / 1000.0 * SAMPLE_RATE))
+    excess[:minimum] = 0.0  # below the shortest delay: the spectral envelope, not a comb
+    grids = [np.clip(prediction[i] + np.linspace(-span, span, steps), 0.0, 1.0)
+             for i, span, steps in zip(indices, SWEEP_SPANS, SWEEP_STEPS, strict=True)]
+    rate, depth, centre = (effect.params[i].to_real(grid) for i, grid in zip(indices, grids, strict=True))
+    times = (np.arange(excess.shape[1]) * SWEEP_HOP + SWEEP_FFT // 2) / SAMPLE_RATE  # frame centres (s)
+    sweep = np.sin(2 * np.pi * rate[:, None] * times[None, :])
+    delay_ms = centre[None, None, :, None] - 10.0 * depth[None, :, None, None] * sweep[:, None, None, :]
+    quefrency = np.round(np.maximum(delay_ms, 1.0) / 1000.0 * SAMPLE_RATE).astype(int).clip(0, excess.shape[0] - 1)
+    score = excess[quefrency, np.arange(excess.shape[1])].mean(axis=-1)
+    best = np.unravel_index(int(np.argmax(score)), score.shape)
+    fitted = np.array(prediction, dtype=np.float64)
+    for i, grid, at in zip(indices, grids, best, strict=True):
+        fitted[i] = grid[at]
+    return fitted
+
+
+def sweep_fitted(effect: Effect) -> bool:
+    """Whether :func:`fit_sweep` reads the effect's sweep (the built-in flanger)."""
+    return effect.name == "flanger" and isinstance(effect, effects.BuiltinEffect) \
+        and all(name in effect.param_names for name in SWEEP_SETTINGS)
+
+
 Reader = Callable[[Param, np.ndarray, np.ndarray], Reading]
 READERS: dict[str, tuple[str, Reader]] = {
     "delay": ("delay_seconds", echo_times),
@@ -155,6 +204,14 @@ def measured_parameter(effect: Effect) -> int | None:
     if entry is None or not isinstance(effect, effects.BuiltinEffect) or entry[0] not in effect.param_names:
         return None
     return list(effect.param_names).index(entry[0])
+
+
+def measured_parameters(effect: Effect) -> tuple[int, ...]:
+    """Indices of every setting of the effect that is read off the reference: by its reader or the sweep fit."""
+    if sweep_fitted(effect):
+        return tuple(effect.param_names.index(name) for name in SWEEP_SETTINGS)
+    index = measured_parameter(effect)
+    return () if index is None else (index,)
 
 
 def read(effect: Effect, input_window: np.ndarray, reference_window: np.ndarray) -> tuple[int, Reading] | None:

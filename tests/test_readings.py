@@ -5,7 +5,7 @@ import pytest
 
 from dafx_explorer import effects, inference, matching, models, readings, sources
 from dafx_explorer.audio import analysis_window
-from dafx_explorer.settings import WINDOW
+from dafx_explorer.settings import SAMPLE_RATE, WINDOW
 
 
 @pytest.mark.parametrize("kind, seconds", [("drums", 0.0731), ("guitar", 0.2467), ("voice", 0.6123)])
@@ -76,3 +76,22 @@ def test_only_the_delay_the_ambience_and_the_ring_modulator_have_read_settings()
         assert effects.get(name).param_names[read[name]] == param_name
     renamed = effects.Effect("delay", [effects.Param("time_s", 0.1, 1.0, "s", "linear", 0.5)])
     assert readings.measured_parameter(renamed) is None  # a custom effect of that name has nothing read
+
+
+def test_the_sweep_fit_moves_a_flangers_rate_depth_and_centre_towards_the_truth():
+    """From a prediction off in rate, depth and centre delay, the fit lands near the true sweep of a
+    flanged noise, and leaves the feedback and mix as predicted."""
+    effect = effects.get("flanger")
+    noise = np.random.default_rng(0).standard_normal((2, 131_072)).astype(np.float32) * 0.1
+    truth = np.array([param.to_normalized(value) for param, value in zip(effect.params, (1.5, 0.4, 4.0, 0.3, 0.7),
+                                                                         strict=True)])
+    reference = effect.render(noise[1], SAMPLE_RATE, truth)
+    prediction = truth + np.array([0.08, -0.1, 0.1, 0.2, -0.2])
+    fitted = readings.fit_sweep(effect, noise[0], reference, prediction)
+    swept = [effect.param_names.index(name) for name in readings.SWEEP_SETTINGS]
+    assert abs(fitted[swept[0]] - truth[swept[0]]) < 0.01  # the rate, to 5 % (log scale over 100×)
+    assert np.all(np.abs(fitted[swept] - truth[swept]) < np.abs(prediction[swept] - truth[swept]))
+    np.testing.assert_array_equal(fitted[3:], prediction[3:])
+    assert readings.measured_parameters(effect) == tuple(swept) == (0, 1, 2)
+    assert readings.measured_parameters(effects.get("delay")) == (0,)
+    assert readings.measured_parameters(effects.get("overdrive")) == ()
