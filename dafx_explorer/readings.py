@@ -164,7 +164,7 @@ def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.nda
     start, and a delayed copy of the signal adds a cepstral peak at quefrency d(t). The search stays near
     the prediction because far from it the notes' own peaks fit as well.
     """
-    indices = [effect.param_names.index(name) for name in SWEEP_SETTINGS]
+    indices = _sweep_indices(effect)
     excess = cepstrogram(reference_window) - cepstrogram(input_window).mean(axis=1, keepdims=True)
     minimum = int(round(effect.params[indices[2]].minimum / 1000.0 * SAMPLE_RATE))
     excess[:minimum] = 0.0  # below the shortest delay: the spectral envelope, not a comb
@@ -181,6 +181,11 @@ def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.nda
     for i, grid, at in zip(indices, grids, best, strict=True):
         fitted[i] = grid[at]
     return fitted
+
+
+def _sweep_indices(effect: Effect) -> tuple[int, ...]:
+    """Indices of the effect's :data:`SWEEP_SETTINGS`, in that order."""
+    return tuple(effect.param_names.index(name) for name in SWEEP_SETTINGS)
 
 
 def sweep_fitted(effect: Effect) -> bool:
@@ -209,7 +214,7 @@ def measured_parameter(effect: Effect) -> int | None:
 def measured_parameters(effect: Effect) -> tuple[int, ...]:
     """Indices of every setting of the effect that is read off the reference: by its reader or the sweep fit."""
     if sweep_fitted(effect):
-        return tuple(effect.param_names.index(name) for name in SWEEP_SETTINGS)
+        return _sweep_indices(effect)
     index = measured_parameter(effect)
     return () if index is None else (index,)
 
