@@ -55,6 +55,8 @@ NOISE_SHARE, NOISE_DB = 0.5, (-80.0, -55.0)
 """How often a training pair gets a noise floor, and its level range (dBFS RMS)."""
 ACROSS_SHARE = 0.5
 """How often a training pair's input comes from another work than its reference (with its own gain and tilt)."""
+LOADER_WORKERS = 2
+"""Processes that draw and analyse the next steps' pairs while the network trains on this one's."""
 TRAIN_ESTIMATOR_COMMAND = "python -m dafx_explorer train-estimator --effect {effect}"
 TINY_ESTIMATOR = {"channels": 8, "dilations": (1, 2), "lag_features": 8, "hidden": (16,)}
 
@@ -209,20 +211,43 @@ def _corpus(config: EstimatorTrainingConfig) -> list:
     return corpus.real("train", seed=config.seed)
 
 
-def _loss(estimator, batch) -> torch.Tensor:
-    inputs, references, settings = batch
-    frames_in, lags_in = recording_features(inputs, reads_cepstrum(estimator))
-    frames_ref, lags_ref = recording_features(references, reads_cepstrum(estimator))
-    predicted = estimator(frames_in, lags_in, frames_ref, lags_ref)
-    return torch.mean(torch.abs(predicted - torch.as_tensor(settings, dtype=torch.float32)))
+def _analysed(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], cepstrum: bool) -> tuple[torch.Tensor, ...]:
+    """Pairs from :func:`draw_pairs` as the network reads them: (input frames, input lags, reference
+    frames, reference lags, settings)."""
+    inputs, references, settings = pairs
+    return (*recording_features(inputs, cepstrum), *recording_features(references, cepstrum),
+            torch.as_tensor(settings, dtype=torch.float32))
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Step ``s``'s training batch, analysed (:func:`_analysed`): new pairs from a generator seeded by
+    ``s``, so a batch is the same whichever process draws it."""
+
+    def __init__(self, effect: effects.Effect, recordings: list, config: EstimatorTrainingConfig, cepstrum: bool):
+        self.effect, self.recordings, self.config, self.cepstrum = effect, recordings, config, cepstrum
+
+    def __len__(self) -> int:
+        return self.config.steps
+
+    def __getitem__(self, step: int) -> tuple[torch.Tensor, ...]:
+        pairs = draw_pairs(self.effect, self.recordings, self.config.batch_size,
+                           np.random.default_rng([self.config.seed, 2, step]), across_share=self.config.across_share)
+        return _analysed(pairs, self.cepstrum)
+
+
+def _loss(estimator, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Mean absolute error (normalized settings) of the estimator on an analysed batch."""
+    *analysed, settings = batch
+    return torch.mean(torch.abs(estimator(*analysed) - settings))
 
 
 def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | None = None,
-                    resume: bool = False) -> dict:
+                    resume: bool = False, workers: int = LOADER_WORKERS) -> dict:
     """Train one effect's estimator; write ``estimator_{effect}.safetensors`` (the best validation step).
 
     A checkpoint is written at every validation, and ``resume`` continues from it; each step's pairs
-    come from a generator seeded by the step, so a resumed run draws what one run would.
+    come from a generator seeded by the step, so a resumed run draws what one run would, and so does
+    any number of ``workers`` (processes that prepare the batches ahead; 0: the training process).
     """
     from dafx_explorer import corpus, training
 
@@ -238,8 +263,10 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     run = training._run_dir(f"estimator_{effect.name}{'_tiny' if config.tiny else ''}")
     checkpoint, log = run / "checkpoint.pt", run / "losses.csv"
     recordings = _corpus(config)
-    validation = draw_pairs(effect, recordings, config.validation_pairs, np.random.default_rng([config.seed, 1]),
-                            across_share=config.across_share)
+    cepstrum = reads_cepstrum(estimator)
+    drawn = draw_pairs(effect, recordings, config.validation_pairs, np.random.default_rng([config.seed, 1]),
+                       across_share=config.across_share)
+    validation = _analysed(drawn, cepstrum)
     step, best, seconds = 0, {"val_l1": float("inf"), "step": 0, "state": None}, 0.0
     if resume and checkpoint.exists():
         state = training._load_checkpoint(checkpoint, estimator, optimizer)
@@ -254,13 +281,16 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
             return float(np.mean([float(_loss(estimator, tuple(part[i: i + 64] for part in validation)))
                                   for i in range(0, config.validation_pairs, 64)]))
 
-    initial = float(np.mean(np.abs(validation[2] - 0.5)))  # the untrained estimator predicts 0.5 everywhere
+    initial = float(np.mean(np.abs(drawn[2] - 0.5)))  # the untrained estimator predicts 0.5 everywhere
     began = time.perf_counter() - seconds
-    progress = tqdm(range(step, config.steps), desc=f"estimator {effect.name}", unit="step", leave=False)
-    for step in progress:
+    steps = range(step, config.steps)
+    batches = torch.utils.data.DataLoader(_StepBatches(effect, recordings, config, cepstrum), batch_size=None,
+                                          sampler=steps, num_workers=workers,
+                                          generator=torch.Generator())  # leaves the global seed to training
+    progress = tqdm(zip(steps, batches, strict=True), total=len(steps), desc=f"estimator {effect.name}",
+                    unit="step", leave=False)
+    for step, batch in progress:
         estimator.train()
-        batch = draw_pairs(effect, recordings, config.batch_size, np.random.default_rng([config.seed, 2, step]),
-                           across_share=config.across_share)
         loss = _loss(estimator, batch)
         optimizer.zero_grad()
         loss.backward()
