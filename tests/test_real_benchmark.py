@@ -89,6 +89,15 @@ def test_docs_show_the_shipped_real_benchmark_and_training():
     assert shipped == set(default_build.ESTIMATOR_STEPS)  # build-default trains exactly the shipped ones
 
 
+def test_the_shipped_estimators_trained_in_at_most_two_hours_in_all():
+    """Issue 22's budget: every shipped estimator's recorded training wall time, summed."""
+    from dafx_explorer.settings import REPO_ROOT
+
+    models = json.loads((REPO_ROOT / "precomputed" / "manifest.json").read_text())["models"]
+    seconds = [entry["wall_seconds"] for key, entry in models.items() if key.startswith("estimator_")]
+    assert len(seconds) == len(default_build.ESTIMATOR_STEPS) and sum(seconds) <= 2 * 3600
+
+
 def test_refinement_helps_only_where_it_was_no_worse_in_both_pairings():
     row = lambda match, refined: {"mrstft": {"match": match, "refined": refined}}  # noqa: E731
     report = {"refine_seconds": 2.0, "within": {"a": row(1.0, 0.5), "b": row(1.0, 1.0), "c": row(1.0, 0.9)},
