@@ -16,7 +16,7 @@ from dafx_explorer import effects
 PRECOMPUTE_POINTS = 1000
 LISTENING_EXAMPLES = 3
 ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger": 2400, "multiband": 4800,
-                   "dynamics": 2800, "ringmod": 2400, "combo": 2400}
+                   "dynamics": 4800, "ringmod": 2400, "combo": 2400}
 """Per effect, the steps of 32 new pairs its shipped settings estimator trained for."""
 WITHIN_WORK_ESTIMATORS = ("delay", "ambience", "flanger", "ringmod")
 """Shipped estimators trained before pairs across works, on pairs of one work only (``--across-share 0``)."""
