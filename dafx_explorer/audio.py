@@ -143,7 +143,7 @@ def save(path: str | os.PathLike, samples: np.ndarray, sr: int = SAMPLE_RATE) ->
     """Write audio to a file whose format follows the suffix.
 
     ``.wav`` stores 32-bit float (exact, values beyond ±1 kept); ``.flac`` stores 24-bit
-    PCM, so samples are clipped to [-1, 1].
+    PCM at FLAC's highest compression, so samples are clipped to [-1, 1].
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def save(path: str | os.PathLike, samples: np.ndarray, sr: int = SAMPLE_RATE) ->
     if subtype != "FLOAT":
         audio = np.clip(audio, -1.0, 1.0)
     try:
-        sf.write(path, audio, sr, subtype=subtype)
+        sf.write(path, audio, sr, subtype=subtype, compression_level=None if subtype == "FLOAT" else 1.0)
     except (OSError, sf.LibsndfileError) as error:
         reason = error.strerror if isinstance(error, OSError) else _libsndfile_reason(error)
         raise AudioError(f"cannot write {path}: {reason}") from None

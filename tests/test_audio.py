@@ -316,6 +316,17 @@ def test_save_load_round_trip_flac(tmp_path):
     assert np.max(np.abs(audio.load(tmp_path / "hot.flac"))) == pytest.approx(1.0, abs=1e-6)
 
 
+def test_flac_is_written_at_the_highest_compression(tmp_path):
+    """Same 24-bit samples as libsndfile's default level, in fewer bytes (the data folder's size budget)."""
+    x = (0.3 * np.sin(np.arange(SAMPLE_RATE) * 0.05)
+         + 0.01 * np.random.default_rng(0).standard_normal(SAMPLE_RATE)).astype(np.float32)
+    audio.save(tmp_path / "x.flac", x)
+    sf.write(tmp_path / "default.flac", x, SAMPLE_RATE, subtype="PCM_24")
+    ours, default = (sf.read(tmp_path / name, dtype="int32")[0] for name in ("x.flac", "default.flac"))
+    assert np.array_equal(ours, default)
+    assert (tmp_path / "x.flac").stat().st_size < (tmp_path / "default.flac").stat().st_size
+
+
 def test_save_other_rate_and_channels_then_load(tmp_path):
     stereo = np.stack([sine(44_100), sine(44_100)], axis=1)
     audio.save(tmp_path / "stereo.flac", stereo, 44_100)

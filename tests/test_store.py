@@ -184,3 +184,14 @@ def test_serving_imports_neither_umap_nor_training(home):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
                             timeout=120, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_points_tables_are_written_with_zstd(tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pd.DataFrame({"id": np.arange(10), "x": np.linspace(0.0, 1.0, 10, dtype=np.float32)})
+    store.write_points(table, tmp_path / "points.parquet")
+    assert pq.ParquetFile(tmp_path / "points.parquet").metadata.row_group(0).column(1).compression == "ZSTD"
+    store.write_points(table, tmp_path / "parts", partition_rows=4)
+    assert {pq.ParquetFile(part).metadata.row_group(0).column(1).compression
+            for part in (tmp_path / "parts").iterdir()} == {"ZSTD"}
