@@ -18,8 +18,8 @@ LISTENING_EXAMPLES = 3
 ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger": 2400, "multiband": 4800,
                    "dynamics": 4800, "ringmod": 2400, "combo": 2400}
 """Per effect, the steps of 32 new pairs its shipped settings estimator trained for."""
-WITHIN_WORK_ESTIMATORS = ("delay", "ambience", "flanger", "ringmod")
-"""Shipped estimators trained before pairs across works, on pairs of one work only (``--across-share 0``)."""
+ESTIMATOR_ACROSS_SHARES = {"delay": 0.0, "ambience": 0.0, "flanger": 0.0, "multiband": 0.25, "ringmod": 0.0}
+"""Shipped estimators trained with another ``--across-share`` than the default (0: pairs of one work only)."""
 REAL_REFINE_SECONDS = 3
 """Refinement budget (s) of the shipped real-recordings report, which decides where Style Match offers it."""
 SHIPPED_ENCODER_EPOCHS = 39
@@ -35,7 +35,7 @@ def steps() -> list[list[str]]:
         ["train-encoder", "--kind", "vq", "--epochs", "3"],
         *(["train-controller", "--effect", name] for name in names),
         *(["train-estimator", "--effect", name, "--steps", str(steps),
-           *(["--across-share", "0"] if name in WITHIN_WORK_ESTIMATORS else [])]
+           *(["--across-share", f"{ESTIMATOR_ACROSS_SHARES[name]:g}"] if name in ESTIMATOR_ACROSS_SHARES else [])]
           for name, steps in ESTIMATOR_STEPS.items()),
         *(["precompute", "--effect", name, "--points", str(PRECOMPUTE_POINTS)] for name in names),
         ["precompute", "--combined"],
