@@ -335,7 +335,7 @@ def cmd_evaluate(args) -> int:
         audio_dirs=tuple(args.audio_dir), latent_per_effect=args.latent_renders, **_cluster_options(args),
     )
     if args.out:
-        Path(args.out).write_text(json.dumps(report, separators=(",", ":")) + "\n")
+        _write_report(args.out, report)
     if args.json:
         _print_json(report)
     elif args.markdown:
@@ -343,6 +343,11 @@ def cmd_evaluate(args) -> int:
     else:
         print(evaluation.format_table(report))
     return 0
+
+
+def _write_report(path: str, report: dict) -> None:
+    """Write an ``evaluate`` report to ``path`` as compact JSON."""
+    Path(path).write_text(json.dumps(report, separators=(",", ":")) + "\n")
 
 
 def _evaluate_real(args) -> int:
@@ -354,7 +359,7 @@ def _evaluate_real(args) -> int:
     report = real_benchmark.evaluate_real(args.effects, pairs=args.pairs, seed=args.seed,
                                           refine_seconds=args.refine_seconds or 0.0)
     if args.out:
-        Path(args.out).write_text(json.dumps(report, separators=(",", ":")) + "\n")
+        _write_report(args.out, report)
     if args.json:
         _print_json(report)
     else:
