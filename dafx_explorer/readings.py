@@ -34,6 +34,8 @@ SWEEP_SETTINGS = ("rate_hz", "depth", "centre_delay_ms")
 """The flanger's settings that :func:`fit_sweep` reads."""
 SWEEP_SPANS, SWEEP_STEPS = (0.15, 0.2, 0.2), (81, 13, 13)
 """Half-widths (normalized) of the grid around the prediction that :func:`fit_sweep` searches, and its points."""
+SWEEP_KEEP, SWEEP_ZOOMS = 32, 5
+"""Best sweeps that each of :func:`fit_sweep`'s finer grids is laid around, and how many finer grids."""
 SWEEP_FFT, SWEEP_HOP = 1024, 512
 """STFT size and hop (samples) of the cepstra :func:`fit_sweep` reads."""
 
@@ -156,31 +158,49 @@ def cepstrogram(window: np.ndarray) -> np.ndarray:
 
 def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.ndarray,
               prediction: np.ndarray) -> np.ndarray:
-    """The prediction with the flanger's rate, depth and centre delay replaced by those, on a grid around
-    it, whose delay trajectory runs along the highest cepstral values of the reference (less the input's
+    """The prediction with the flanger's rate, depth and centre delay replaced by the sweep, near it,
+    whose delay trajectory runs along the highest cepstral values of the reference (less the input's
     mean cepstrum, so that the notes' own periods cancel).
 
     pedalboard's ``Chorus`` delays by d(t) = max(1, centre − 10·depth·sin 2π·rate·t) ms from the clip's
-    start, and a delayed copy of the signal adds a cepstral peak at quefrency d(t). The search stays near
-    the prediction because far from it the notes' own peaks fit as well.
+    start, and a delayed copy of the signal adds a cepstral peak at quefrency d(t). The search lays a grid
+    around the prediction (far from it the notes' own peaks fit as well), then ``SWEEP_ZOOMS`` times a
+    grid of half the spacing around each of the ``SWEEP_KEEP`` best sweeps so far: the score's peak is
+    narrower than the first grid's spacing.
     """
     indices = _sweep_indices(effect)
     excess = cepstrogram(reference_window) - cepstrogram(input_window).mean(axis=1, keepdims=True)
     minimum = int(round(effect.params[indices[2]].minimum / 1000.0 * SAMPLE_RATE))
     excess[:minimum] = 0.0  # below the shortest delay: the spectral envelope, not a comb
-    grids = [np.clip(prediction[i] + np.linspace(-span, span, steps), 0.0, 1.0)
-             for i, span, steps in zip(indices, SWEEP_SPANS, SWEEP_STEPS, strict=True)]
-    rate, depth, centre = (effect.params[i].to_real(grid) for i, grid in zip(indices, grids, strict=True))
     times = (np.arange(excess.shape[1]) * SWEEP_HOP + SWEEP_FFT // 2) / SAMPLE_RATE  # frame centres (s)
-    sweep = np.sin(2 * np.pi * rate[:, None] * times[None, :])
-    delay_ms = centre[None, None, :, None] - 10.0 * depth[None, :, None, None] * sweep[:, None, None, :]
-    quefrency = np.round(np.maximum(delay_ms, 1.0) / 1000.0 * SAMPLE_RATE).astype(int).clip(0, excess.shape[0] - 1)
-    score = excess[quefrency, np.arange(excess.shape[1])].mean(axis=-1)
-    best = np.unravel_index(int(np.argmax(score)), score.shape)
+    params = [effect.params[i] for i in indices]
+
+    def scores(sweeps: np.ndarray) -> np.ndarray:
+        rate, depth, centre = (param.to_real(sweeps[:, k]) for k, param in enumerate(params))
+        delay_ms = centre[:, None] - 10.0 * depth[:, None] * np.sin(2 * np.pi * rate[:, None] * times[None, :])
+        quefrency = np.maximum(delay_ms, 1.0) / 1000.0 * SAMPLE_RATE
+        below = np.floor(quefrency).astype(int).clip(0, excess.shape[0] - 2)
+        above = quefrency - below  # linear interpolation between the two nearest quefrencies
+        frames = np.arange(excess.shape[1])
+        return ((1.0 - above) * excess[below, frames] + above * excess[below + 1, frames]).mean(axis=1)
+
+    spacing = 2.0 * np.array(SWEEP_SPANS) / (np.array(SWEEP_STEPS) - 1)
+    sweeps = _sweep_grid(prediction[list(indices)], SWEEP_SPANS, SWEEP_STEPS)
+    for _ in range(SWEEP_ZOOMS):
+        best = sweeps[np.argsort(-scores(sweeps))[:SWEEP_KEEP]]
+        spacing = spacing / 2.0
+        sweeps = np.unique(np.concatenate([_sweep_grid(sweep, 2.0 * spacing, (5, 5, 5)) for sweep in best]), axis=0)
     fitted = np.array(prediction, dtype=np.float64)
-    for i, grid, at in zip(indices, grids, best, strict=True):
-        fitted[i] = grid[at]
+    fitted[list(indices)] = sweeps[int(np.argmax(scores(sweeps)))]
     return fitted
+
+
+def _sweep_grid(centre: np.ndarray, spans, steps) -> np.ndarray:
+    """Every (rate, depth, centre delay), normalized, on a grid of ``steps`` points within ±``spans`` of
+    ``centre``, clipped to [0, 1] (rows, 3)."""
+    axes = [np.clip(at + np.linspace(-span, span, count), 0.0, 1.0)
+            for at, span, count in zip(centre, spans, steps, strict=True)]
+    return np.unique(np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3), axis=0)
 
 
 def _sweep_indices(effect: Effect) -> tuple[int, ...]:
