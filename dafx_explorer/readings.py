@@ -172,7 +172,8 @@ def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.nda
     excess = cepstrogram(reference_window) - cepstrogram(input_window).mean(axis=1, keepdims=True)
     minimum = int(round(effect.params[indices[2]].minimum / 1000.0 * SAMPLE_RATE))
     excess[:minimum] = 0.0  # below the shortest delay: the spectral envelope, not a comb
-    times = (np.arange(excess.shape[1]) * SWEEP_HOP + SWEEP_FFT // 2) / SAMPLE_RATE  # frame centres (s)
+    frames = np.arange(excess.shape[1])
+    times = (frames * SWEEP_HOP + SWEEP_FFT // 2) / SAMPLE_RATE  # frame centres (s)
     params = [effect.params[i] for i in indices]
 
     def scores(sweeps: np.ndarray) -> np.ndarray:
@@ -181,7 +182,6 @@ def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.nda
         quefrency = np.maximum(delay_ms, 1.0) / 1000.0 * SAMPLE_RATE
         below = np.floor(quefrency).astype(int).clip(0, excess.shape[0] - 2)
         above = quefrency - below  # linear interpolation between the two nearest quefrencies
-        frames = np.arange(excess.shape[1])
         return ((1.0 - above) * excess[below, frames] + above * excess[below + 1, frames]).mean(axis=1)
 
     spacing = 2.0 * np.array(SWEEP_SPANS) / (np.array(SWEEP_STEPS) - 1)
