@@ -44,6 +44,10 @@ QUEFRENCY_EDGES = np.unique(np.round(np.geomspace(24, N_FFT // 2, 49)).astype(in
 """Edges (samples; 1–21.3 ms) of the log-spaced quefrency bands of :func:`cepstral_frames`."""
 CEPSTRUM_SCALE = 10.0
 """Factor that brings cepstral peaks (about 0.1) near ±1."""
+QUANTILE_EFFECTS = ("dynamics",)
+"""Effects whose estimators also pool the quantiles :data:`POOLED_QUANTILES` of their features over time."""
+POOLED_QUANTILES = (0.1, 0.5, 0.9, 0.98)
+"""Quantiles (0–1) of the frame features over time; level-dependent effects read loud and quiet passages apart."""
 TRAIN_WINDOW = 65_536
 """Samples of each recording a training pair reads (2.73 s); a match reads the analysis window."""
 LOG_FLOOR = 1e-8
@@ -256,8 +260,9 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     shape = TINY_ESTIMATOR if config.tiny else {}
     n_frame_features = N_MELS + (len(QUEFRENCY_EDGES) - 1) * (effect.name in CEPSTRUM_EFFECTS)
+    quantiles = POOLED_QUANTILES if effect.name in QUANTILE_EFFECTS else ()
     estimator = models.SettingsEstimator(models.EstimatorConfig(n_params=effect.n_params, n_mels=n_frame_features,
-                                                                n_lags=N_LAGS, **shape))
+                                                                n_lags=N_LAGS, quantiles=quantiles, **shape))
     optimizer = torch.optim.AdamW(estimator.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     run = training._run_dir(f"estimator_{effect.name}{'_tiny' if config.tiny else ''}")

@@ -578,6 +578,8 @@ class EstimatorConfig:
         Width of the layer that reads the autocorrelation.
     hidden : tuple of int
         Widths of the head's hidden layers (Linear → LayerNorm → GELU each).
+    quantiles : tuple of float
+        Quantiles (0–1) of the encoder's features over time pooled beside their mean and spread.
     """
 
     n_params: int
@@ -587,20 +589,23 @@ class EstimatorConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 8)
     lag_features: int = 64
     hidden: tuple[int, ...] = (256, 256)
+    quantiles: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         sizes = (self.n_params, self.n_mels, self.n_lags, self.channels, self.lag_features, *self.hidden,
                  *self.dilations)
         if any(int(v) < 1 for v in sizes):
             raise ModelError(f"EstimatorConfig sizes must be positive ints, got {self!r}")
+        if any(not 0.0 <= q <= 1.0 for q in self.quantiles):
+            raise ModelError(f"EstimatorConfig quantiles must lie in [0, 1], got {self.quantiles!r}")
 
 
 class SettingsEstimator(nn.Module):
     """Normalized effect settings from an input recording and a reference recording.
 
     One encoder reads each recording: dilated 1-D convolutions over its log-mel frames (circular
-    padding), pooled over time as mean and standard deviation, so the result does not depend on
-    where in the window the notes fall, beside a linear layer over its onset-envelope
+    padding), pooled over time as mean, standard deviation and any ``quantiles``, so the result does
+    not depend on where in the window the notes fall, beside a linear layer over its onset-envelope
     autocorrelation (echo and rhythm timing, finer than the frames). A head reads
     ``[input, reference, reference − input]`` and gives one sigmoid per setting; its output layer
     starts at zero, so an untrained estimator predicts 0.5 everywhere.
@@ -618,7 +623,7 @@ class SettingsEstimator(nn.Module):
         self.frame_norms = nn.ModuleList(nn.GroupNorm(_groups(c), c) for _ in config.dilations)
         self.lags = nn.Sequential(nn.Linear(config.n_lags, config.lag_features), nn.GELU())
         layers: list[nn.Module] = []
-        width = 3 * (2 * c + config.lag_features)
+        width = 3 * ((2 + len(config.quantiles)) * c + config.lag_features)
         for hidden in config.hidden:
             layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU()]
             width = hidden
@@ -636,7 +641,10 @@ class SettingsEstimator(nn.Module):
         h = F.gelu(self.frames_in(frames))
         for conv, norm in zip(self.frame_blocks, self.frame_norms, strict=True):
             h = h + F.gelu(norm(conv(h)))
-        pooled = torch.cat([h.mean(-1), h.std(-1)], dim=1)
+        pooled = [h.mean(-1), h.std(-1)]
+        if self.config.quantiles:
+            pooled += list(torch.quantile(h, torch.tensor(self.config.quantiles), dim=-1))
+        pooled = torch.cat(pooled, dim=1)
         return torch.cat([pooled, self.lags(lags)], dim=1)
 
     def forward(self, input_frames, input_lags, reference_frames, reference_lags) -> torch.Tensor:

@@ -113,6 +113,16 @@ def test_save_load_round_trip_predicts_the_same(trained, recordings):
     assert first.shape == (3,) and np.all((first > 0) & (first < 1))
 
 
+def test_the_dynamics_estimator_pools_quantiles_and_loads_back_with_them(tiny_home, tmp_path, recordings):
+    estimator.train_estimator(tiny_config(effect="dynamics", steps=4, validate_every=4), out_dir=tmp_path)
+    model, _ = estimator.load_estimator("dynamics", tmp_path)
+    assert model.config.quantiles == estimator.POOLED_QUANTILES
+    inputs, references, _ = estimator.draw_pairs(effects.get("dynamics"), recordings, 1, np.random.default_rng(2))
+    assert estimator.predict(model, inputs[0], references[0]).shape == (5,)
+    with pytest.raises(ModelError, match="quantiles must lie in"):
+        models.EstimatorConfig(n_params=2, quantiles=(0.5, 1.5))
+
+
 def test_missing_or_mismatched_estimators_are_clear_errors(trained, tmp_path):
     out, _ = trained
     with pytest.raises(ModelError, match="train-estimator --effect ambience"):
@@ -146,13 +156,15 @@ def test_loader_workers_do_not_change_what_is_trained(tiny_home, tmp_path):
 
 
 @settings(max_examples=12, deadline=None)
-@given(shift=st.integers(1, 6), seed=st.integers(0, 1000), cepstrum=st.booleans())
-def test_time_pooling_ignores_where_both_recordings_start(shift, seed, cepstrum):
+@given(shift=st.integers(1, 6), seed=st.integers(0, 1000), cepstrum=st.booleans(), quantiles=st.booleans())
+def test_time_pooling_ignores_where_both_recordings_start(shift, seed, cepstrum, quantiles):
     """Rolling both recordings by a few frames leaves the estimate as it was, with or without the
-    cepstral frames."""
+    cepstral frames and the pooled quantiles."""
     torch.manual_seed(seed)
     n_mels = estimator.N_MELS + (len(estimator.QUEFRENCY_EDGES) - 1) * cepstrum
-    model = models.SettingsEstimator(models.EstimatorConfig(n_params=3, n_mels=n_mels, **estimator.TINY_ESTIMATOR))
+    pooled = estimator.POOLED_QUANTILES if quantiles else ()
+    model = models.SettingsEstimator(models.EstimatorConfig(n_params=3, n_mels=n_mels, quantiles=pooled,
+                                                            **estimator.TINY_ESTIMATOR))
     assert estimator.reads_cepstrum(model) == cepstrum
     with torch.no_grad():
         for parameter in model.parameters():
