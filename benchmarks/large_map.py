@@ -82,7 +82,9 @@ def build_home(points: int, folder: Path, seed: int = 0) -> Path:
         if jittered:
             z = z + rng.normal(0, 0.05, z.shape).astype(np.float32) * z.std(0)
         np.save(target / store.embeddings_file(encoder), z.astype(np.float16))
-    sf.write(target / store.CLEAN, base.clean, base.sample_rate, subtype="PCM_24")
+    clip = store.clean_path(target, base.info)
+    clip.parent.mkdir(exist_ok=True)
+    sf.write(clip, base.clean, base.sample_rate, subtype="PCM_24")
     info = {**base.info, "points": points, "command": f"python -m benchmarks.large_map --points {points}"}
     (target / store.DATASET_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return folder

@@ -140,10 +140,10 @@ def _embed(model, mel: torch.Tensor) -> np.ndarray:
 
 
 def _stored_clean(window: np.ndarray) -> np.ndarray:
-    """The clean window as ``clean.flac`` stores it (24-bit), so that the points render from exactly that."""
+    """The clean window as its clip file stores it (24-bit), so that the points render from exactly that."""
     with tempfile.TemporaryDirectory() as scratch:
-        audio.save(Path(scratch) / store.CLEAN, window)
-        clean, _ = sf.read(Path(scratch) / store.CLEAN, dtype="float32")
+        audio.save(Path(scratch) / "clean.flac", window)
+        clean, _ = sf.read(Path(scratch) / "clean.flac", dtype="float32")
     return clean
 
 
@@ -157,6 +157,17 @@ def _command(effect: effects.Effect, plugin: bool, points, source, ks, seed, sto
     if out is not None:
         parts += ["--out", str(out)]
     return shlex.join(parts)
+
+
+def _write_clip(folder: Path, window: np.ndarray, name: str) -> None:
+    """Write the clean clip of the dataset ``folder`` as ``../_clips/{name}`` unless a dataset already did."""
+    path = folder.parent / store.CLIPS / name
+    if path.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        audio.save(Path(scratch) / name, window)
+        os.replace(Path(scratch) / name, path)
 
 
 def _write_atomically(folder: Path, fill) -> None:
@@ -360,7 +371,7 @@ def _clean_embeddings(encoder_models: dict, clean: np.ndarray) -> dict[str, list
 
 
 def _dataset_info(effect: effects.Effect, plugin: bool, *, source: str, points: int, seed: int, ks, encoders,
-                  store_audio: bool, controller: bool, clean_embeddings: dict, command: str,
+                  store_audio: bool, controller: bool, clean: str, clean_embeddings: dict, command: str,
                   model_hashes: dict[str, str]) -> dict:
     """The ``dataset.json`` of a dataset (``controller``: whether it has one)."""
     return {
@@ -378,6 +389,7 @@ def _dataset_info(effect: effects.Effect, plugin: bool, *, source: str, points: 
         "controller": controller,
         "sample_rate": SAMPLE_RATE,
         "window": WINDOW,
+        "clean": clean,
         "clean_embeddings": clean_embeddings,
         "command": command,
         "libraries": manifest.library_versions(),
@@ -385,10 +397,9 @@ def _dataset_info(effect: effects.Effect, plugin: bool, *, source: str, points: 
     }
 
 
-def _write_dataset(tmp: Path, window: np.ndarray, bounds, parts: list[dict[str, np.ndarray]], table: pd.DataFrame,
+def _write_dataset(tmp: Path, bounds, parts: list[dict[str, np.ndarray]], table: pd.DataFrame,
                    embeddings: dict[str, np.ndarray], info: dict) -> None:
-    """Write a dataset's files into the folder ``tmp``: clean clip, stored audio, points, embeddings, info."""
-    audio.save(tmp / store.CLEAN, window)
+    """Write a dataset's files into the folder ``tmp``: stored audio, points, embeddings, info."""
     if info["store_audio"]:
         (tmp / store.AUDIO_DIR).mkdir()
         for (first, _), part in zip(bounds, parts, strict=True):
@@ -402,7 +413,7 @@ def _write_dataset(tmp: Path, window: np.ndarray, bounds, parts: list[dict[str, 
 
 
 _MANIFEST_KEYS = ("effect", "plugin", "params", "source", "points", "seed", "ks", "encoders", "store_audio",
-                 "controller", "command", "models")
+                 "controller", "clean", "command", "models")
 """The keys of ``dataset.json`` that a dataset's manifest entry repeats."""
 
 
@@ -488,9 +499,11 @@ def precompute(
     table = _points_table(effect, settings, parts, fits, coordinates)
     info = _dataset_info(effect, plugin, source=source, points=points, seed=seed, ks=ks, encoders=encoders,
                          store_audio=store_audio, controller=controller is not None,
-                         clean_embeddings=_clean_embeddings(encoder_models, clean), command=command,
+                         clean=store.clip_name(clean), clean_embeddings=_clean_embeddings(encoder_models, clean),
+                         command=command,
                          model_hashes=model_hashes)
-    _write_atomically(folder, lambda tmp: _write_dataset(tmp, window, bounds, parts, table, embeddings, info))
+    _write_clip(folder, window, info["clean"])
+    _write_atomically(folder, lambda tmp: _write_dataset(tmp, bounds, parts, table, embeddings, info))
     chunks.remove()
     info = json.loads((folder / store.DATASET_INFO).read_text(encoding="utf-8"))
     _record(folder, {key: info[key] for key in _MANIFEST_KEYS})

@@ -8,8 +8,11 @@ A dataset is a folder ``datasets/NAME/`` holding
   ``depth_change`` (dB) and ``x_{encoder}_k{k}``, ``y_{encoder}_k{k}`` (UMAP coordinates);
   above :data:`PARTITION_ROWS` points a folder of partitions ``part-{n:05d}.parquet`` in row order;
 - ``embeddings_{encoder}.npy``: float16, one row per point;
-- ``clean.flac``: the clean analysis window every point was rendered from;
-- ``audio/{id:05d}.flac`` (optional): each point's rendered audio.
+- ``audio/{id:05d}.flac`` (optional): each point's rendered audio;
+
+and beside the datasets ``_clips/{name}.flac``, the clean analysis window that every point was rendered
+from, named in ``dataset.json`` (``clean``) by its samples' hash, so that datasets made from one source
+share one file.
 
 Loading reads numpy, pandas and soundfile only: no UMAP, no training code.
 """
@@ -17,6 +20,7 @@ Loading reads numpy, pandas and soundfile only: no UMAP, no training code.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -35,7 +39,8 @@ COMBINED = "_combined"
 
 DATASET_INFO = "dataset.json"
 POINTS = "points.parquet"
-CLEAN = "clean.flac"
+CLIPS = "_clips"
+"""Folder (under ``datasets/``) of the clean clips (:func:`clip_name`)."""
 PARQUET_COMPRESSION = "zstd"
 """Codec of the points tables (lossless; about 8 % smaller than pandas' default snappy)."""
 AUDIO_DIR = "audio"
@@ -54,6 +59,16 @@ PARTITION_ROWS = 25_000
 def embeddings_file(encoder: str) -> str:
     """File name of a dataset's embeddings for ``encoder``."""
     return f"embeddings_{encoder}.npy"
+
+
+def clip_name(clean: np.ndarray) -> str:
+    """File name, under :data:`CLIPS`, of a clean clip: the first 16 hex digits of its float32 samples' SHA-256."""
+    return hashlib.sha256(np.asarray(clean, dtype=np.float32).tobytes()).hexdigest()[:16] + ".flac"
+
+
+def clean_path(folder: Path, info: dict) -> Path:
+    """The clean clip of the dataset in ``folder`` (``../_clips/{info['clean']}``)."""
+    return folder.parent / CLIPS / info["clean"]
 
 
 def audio_file(point_id: int) -> str:
@@ -93,15 +108,17 @@ def _read_info(folder: Path) -> dict:
         raise DataError(
             f"dataset {folder.name}: {path} is not valid JSON ({exc}); rebuild it with: {command}"
         ) from None
-    required = ("effect", "params", "points", "ks", "encoders", "store_audio", "clean_embeddings")
+    required = ("effect", "params", "points", "ks", "encoders", "store_audio", "clean", "clean_embeddings")
     missing = [key for key in required if not isinstance(info, dict) or key not in info]
     if missing:
         raise DataError(f"dataset {folder.name}: {path} lacks {', '.join(missing)}; rebuild it with: {command}")
     return info
 
 
-def _required_files(info: dict) -> list[str]:
-    return [CLEAN, *(embeddings_file(encoder) for encoder in info["encoders"])]
+def _complete(folder: Path, info: dict) -> bool:
+    """Whether the dataset in ``folder`` has its points, embeddings and clean clip."""
+    files = [folder / POINTS, *(folder / embeddings_file(encoder) for encoder in info["encoders"])]
+    return files[0].exists() and all(path.is_file() for path in files[1:]) and clean_path(folder, info).is_file()
 
 
 def write_points(table: pd.DataFrame, path: Path, *, partition_rows: int | None = None) -> None:
@@ -136,7 +153,7 @@ def list_datasets(home=None) -> list[str]:
             info = _read_info(folder)
         except DataError:
             continue
-        if (folder / POINTS).exists() and all((folder / name).is_file() for name in _required_files(info)):
+        if _complete(folder, info):
             names.append(folder.name)
     return names
 
@@ -404,12 +421,12 @@ def load_dataset(name: str, home=None) -> Dataset:
         encoder: _read_embeddings(folder / embeddings_file(encoder), name, command, len(points))
         for encoder in info["encoders"]
     }
-    clean_path = folder / CLEAN
-    if not clean_path.is_file():
-        raise DataError(f"dataset {name}: {clean_path} is missing; rebuild it with: {command}")
-    clean = _read_flac(clean_path, name, command)
+    clip = clean_path(folder, info)
+    if not clip.is_file():
+        raise DataError(f"dataset {name}: its clean clip {clip} is missing; rebuild it with: {command}")
+    clean = _read_flac(clip, name, command)
     if len(clean) != WINDOW:
-        raise DataError(f"dataset {name}: {clean_path} has {len(clean)} samples, expected {WINDOW}; "
+        raise DataError(f"dataset {name}: {clip} has {len(clean)} samples, expected {WINDOW}; "
                         f"rebuild it with: {command}")
     try:
         effect = _effect_from_info(info)

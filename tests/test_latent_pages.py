@@ -144,7 +144,8 @@ def test_figures_hold_every_point_in_webgl_with_a_clickable_grid(home):
 
 def test_controller_page_without_models_warns_and_still_draws_the_map(home, tmp_path, monkeypatch):
     other = tmp_path / "no_models"
-    shutil.copytree(home / "datasets" / "overdrive", other / "datasets" / "overdrive")
+    for folder in ("overdrive", store.CLIPS):
+        shutil.copytree(home / "datasets" / folder, other / "datasets" / folder)
     monkeypatch.setenv("DAFX_EXPLORER_HOME", str(other))
     at = _run(CONTROLLER_PAGE)
     assert "rebuild it with: python -m dafx_explorer train-" in _texts(at) and "nearest point" in _texts(at)

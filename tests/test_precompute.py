@@ -38,11 +38,14 @@ def built(home):
 def test_writes_every_file(home, built):
     assert built == home / "datasets" / "overdrive"
     assert sorted(p.name for p in built.iterdir()) == [
-        "clean.flac", "dataset.json", "embeddings_vae.npy", "embeddings_vq.npy", "points.parquet"]
+        "dataset.json", "embeddings_vae.npy", "embeddings_vq.npy", "points.parquet"]
     for encoder in ("vae", "vq"):
         z = np.load(built / f"embeddings_{encoder}.npy")
         assert z.dtype == np.float16 and z.shape == (N, 128) and np.all(np.isfinite(z))
-    clean, sr = sf.read(built / "clean.flac", dtype="float32")
+    clip = store.clean_path(built, json.loads((built / "dataset.json").read_text()))
+    assert clip.parent == home / "datasets" / store.CLIPS
+    clean, sr = sf.read(clip, dtype="float32")
+    assert clip.name == store.clip_name(clean)
     source, _ = sf.read(home / "sources" / "guitar.flac", dtype="float32")
     assert sr == SAMPLE_RATE and clean.shape == (WINDOW,)
     np.testing.assert_allclose(clean[: len(source)], source[:WINDOW], atol=1e-6)  # zero-padded 6 s clip
@@ -71,7 +74,7 @@ def test_table_holds_settings_predictions_descriptors_and_maps(home, built):
     np.testing.assert_array_equal(table["id"], np.arange(N))
     settings = table[p_cols].to_numpy()
     np.testing.assert_array_equal(settings, np.random.default_rng(0).random((N, 3)).astype(np.float32))
-    clean, _ = sf.read(built / "clean.flac", dtype="float32")
+    clean, _ = sf.read(store.clean_path(built, json.loads((built / "dataset.json").read_text())), dtype="float32")
     rendered = np.stack([effect.render(clean, SAMPLE_RATE, settings[i]) for i in (0, 31)])
     brightness, depth = features.descriptor_changes(rendered, clean)
     np.testing.assert_allclose(table.loc[[0, 31], "brightness_change"], brightness, rtol=1e-5, atol=1e-6)
@@ -99,14 +102,17 @@ def test_table_holds_settings_predictions_descriptors_and_maps(home, built):
 def test_same_seed_same_table_other_seed_other_settings(home, built, tmp_path):
     again = precompute.precompute("overdrive", points=N, n_supervised=KS, out=tmp_path / "again", progress=False)
     pd.testing.assert_frame_equal(pd.read_parquet(again / "points.parquet"), pd.read_parquet(built / "points.parquet"))
-    for name in ("embeddings_vae.npy", "embeddings_vq.npy", "clean.flac"):
+    for name in ("embeddings_vae.npy", "embeddings_vq.npy"):
         assert (again / name).read_bytes() == (built / name).read_bytes()
+    info = json.loads((again / "dataset.json").read_text())
+    assert info["clean"] == json.loads((built / "dataset.json").read_text())["clean"]
+    assert store.clean_path(again, info).read_bytes() == store.clean_path(built, info).read_bytes()
     other = precompute.precompute("overdrive", points=N, n_supervised=(0,), encoders=("vae",), seed=1,
                                   out=tmp_path / "other", progress=False)
     assert not np.allclose(pd.read_parquet(other / "points.parquet")["p_drive_db"],
                            pd.read_parquet(built / "points.parquet")["p_drive_db"])
-    assert sorted(p.name for p in other.iterdir()) == ["clean.flac", "dataset.json", "embeddings_vae.npy",
-                                                       "points.parquet"]
+    assert sorted(p.name for p in other.iterdir()) == ["dataset.json", "embeddings_vae.npy", "points.parquet"]
+    assert [p.name for p in (tmp_path / store.CLIPS).iterdir()] == [info["clean"]]  # one source: one clip for both
 
 
 def test_manifest_entry_is_merged(home, built, tmp_path):

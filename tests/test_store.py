@@ -93,8 +93,7 @@ def test_audio_is_the_effect_on_the_clean_clip_and_is_cached(home):
     np.testing.assert_array_equal(again, samples)
 
 
-@pytest.mark.parametrize("name", ["dataset.json", "points.parquet", "embeddings_vae.npy", "embeddings_vq.npy",
-                                  "clean.flac"])
+@pytest.mark.parametrize("name", ["dataset.json", "points.parquet", "embeddings_vae.npy", "embeddings_vq.npy"])
 def test_missing_file_names_the_file_and_the_command(copy, name):
     (copy / "datasets" / "overdrive" / name).unlink()
     with pytest.raises(DataError, match=rf"{name.replace('.', '[.]')} is missing; rebuild it with: {REBUILD}"):
@@ -143,12 +142,23 @@ def test_unknown_effect_or_wrong_parameters_in_dataset_json(copy):
         store.load_dataset("overdrive", copy)
 
 
+def test_missing_clean_clip_names_it_and_the_command(copy):
+    info = json.loads((copy / "datasets" / "overdrive" / "dataset.json").read_text())
+    path = store.clean_path(copy / "datasets" / "overdrive", info)
+    assert path == copy / "datasets" / store.CLIPS / info["clean"]
+    path.unlink()
+    with pytest.raises(DataError, match=rf"clean clip .*{info['clean']} is missing; rebuild it with: {REBUILD}"):
+        store.load_dataset("overdrive", copy)
+    assert store.list_datasets(copy) == []
+
+
 def test_truncated_clean_clip(copy):
-    path = copy / "datasets" / "overdrive" / "clean.flac"
+    info = json.loads((copy / "datasets" / "overdrive" / "dataset.json").read_text())
+    path = store.clean_path(copy / "datasets" / "overdrive", info)
     import soundfile as sf
 
     sf.write(path, np.zeros(1000, np.float32), SAMPLE_RATE)
-    with pytest.raises(DataError, match=f"clean.flac has 1000 samples, expected {WINDOW}"):
+    with pytest.raises(DataError, match=f"{info['clean']} has 1000 samples, expected {WINDOW}"):
         store.load_dataset("overdrive", copy)
 
 
