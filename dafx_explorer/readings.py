@@ -34,8 +34,11 @@ SWEEP_SETTINGS = ("rate_hz", "depth", "centre_delay_ms")
 """The flanger's settings that :func:`fit_sweep` reads."""
 SWEEP_SPANS, SWEEP_STEPS = (0.15, 0.2, 0.2), (81, 13, 13)
 """Half-widths (normalized) of the grid around the prediction that :func:`fit_sweep` searches, and its points."""
-SWEEP_KEEP, SWEEP_ZOOMS = 32, 5
-"""Best sweeps that each of :func:`fit_sweep`'s finer grids is laid around, and how many finer grids."""
+SWEEP_KEEP = 32
+"""Best sweeps that each of :func:`fit_sweep`'s finer grids is laid around."""
+SWEEP_BLUR = (9, 5, 3, 3, 3)
+"""One per finer grid of :func:`fit_sweep`: the width (quefrency samples) of the running maximum of the
+excess cepstrum that picks the sweeps it is laid around; the last grid is ranked on the excess itself."""
 SWEEP_FFT, SWEEP_HOP = 1024, 512
 """STFT size and hop (samples) of the cepstra :func:`fit_sweep` reads."""
 
@@ -164,9 +167,10 @@ def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.nda
 
     pedalboard's ``Chorus`` delays by d(t) = max(1, centre − 10·depth·sin 2π·rate·t) ms from the clip's
     start, and a delayed copy of the signal adds a cepstral peak at quefrency d(t). The search lays a grid
-    around the prediction (far from it the notes' own peaks fit as well), then ``SWEEP_ZOOMS`` times a
-    grid of half the spacing around each of the ``SWEEP_KEEP`` best sweeps so far: the score's peak is
-    narrower than the first grid's spacing.
+    around the prediction (far from it the notes' own peaks fit as well), then, for each width in
+    ``SWEEP_BLUR``, a grid of half the spacing around each of the ``SWEEP_KEEP`` best sweeps so far, those
+    ranked on the excess's running maximum over that many quefrencies: the score's peak is narrower than
+    the coarser grids' spacing.
     """
     indices = _sweep_indices(effect)
     excess = cepstrogram(reference_window) - cepstrogram(input_window).mean(axis=1, keepdims=True)
@@ -176,18 +180,19 @@ def fit_sweep(effect: Effect, input_window: np.ndarray, reference_window: np.nda
     times = (frames * SWEEP_HOP + SWEEP_FFT // 2) / SAMPLE_RATE  # frame centres (s)
     params = [effect.params[i] for i in indices]
 
-    def scores(sweeps: np.ndarray) -> np.ndarray:
+    def scores(sweeps: np.ndarray, blur: int = 1) -> np.ndarray:
+        along = scipy.ndimage.maximum_filter1d(excess, blur, axis=0) if blur > 1 else excess
         rate, depth, centre = (param.to_real(sweeps[:, k]) for k, param in enumerate(params))
         delay_ms = centre[:, None] - 10.0 * depth[:, None] * np.sin(2 * np.pi * rate[:, None] * times[None, :])
         quefrency = np.maximum(delay_ms, 1.0) / 1000.0 * SAMPLE_RATE
         below = np.floor(quefrency).astype(int).clip(0, excess.shape[0] - 2)
         above = quefrency - below  # linear interpolation between the two nearest quefrencies
-        return ((1.0 - above) * excess[below, frames] + above * excess[below + 1, frames]).mean(axis=1)
+        return ((1.0 - above) * along[below, frames] + above * along[below + 1, frames]).mean(axis=1)
 
     spacing = 2.0 * np.array(SWEEP_SPANS) / (np.array(SWEEP_STEPS) - 1)
     sweeps = _sweep_grid(prediction[list(indices)], SWEEP_SPANS, SWEEP_STEPS)
-    for _ in range(SWEEP_ZOOMS):
-        best = sweeps[np.argsort(-scores(sweeps))[:SWEEP_KEEP]]
+    for blur in SWEEP_BLUR:
+        best = sweeps[np.argsort(-scores(sweeps, blur))[:SWEEP_KEEP]]
         spacing = spacing / 2.0
         sweeps = np.unique(np.concatenate([_sweep_grid(sweep, 2.0 * spacing, (5, 5, 5)) for sweep in best]), axis=0)
     fitted = np.array(prediction, dtype=np.float64)

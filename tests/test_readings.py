@@ -91,6 +91,7 @@ def test_the_sweep_fit_moves_a_flangers_rate_depth_and_centre_towards_the_truth(
     swept = [effect.param_names.index(name) for name in readings.SWEEP_SETTINGS]
     assert abs(fitted[swept[0]] - truth[swept[0]]) < 0.0005  # the rate to 0.25 %: finer than the first grid's 0.00375
     assert np.all(np.abs(fitted[swept] - truth[swept]) < np.abs(prediction[swept] - truth[swept]))
+    assert np.all(np.abs(fitted[swept[1:]] - truth[swept[1:]]) < 0.04)  # ranked on the exact excess alone: 0.07, 0.08
     np.testing.assert_array_equal(fitted[3:], prediction[3:])
     assert readings.measured_parameters(effect) == tuple(swept) == (0, 1, 2)
     assert readings.measured_parameters(effects.get("delay")) == (0,)
