@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dafx_explorer import default_build, effects, manifest
+from dafx_explorer import default_build, effects, estimator, manifest
 from dafx_explorer.cli import (
     build_parser,
     controller_training_config,
@@ -27,12 +27,15 @@ values each takes."""
 
 
 def _without_how_it_ran(words: list[str]) -> list[str]:
+    """The command's words less how it ran and less an ``--across-share`` spelled at its default."""
     kept, skip = [], 0
-    for word in words:
+    for at, word in enumerate(words):
         if skip:
             skip -= 1
         elif word in HOW_IT_RAN:
             skip = HOW_IT_RAN[word]
+        elif word == "--across-share" and float(words[at + 1]) == estimator.ACROSS_SHARE:
+            skip = 1
         else:
             kept.append(word)
     return kept
