@@ -8,11 +8,11 @@ A dataset is a folder ``datasets/NAME/`` holding
   ``depth_change`` (dB) and ``x_{encoder}_k{k}``, ``y_{encoder}_k{k}`` (UMAP coordinates);
   above :data:`PARTITION_ROWS` points a folder of partitions ``part-{n:05d}.parquet`` in row order;
 - ``embeddings_{encoder}.npy``: float16, one row per point;
-- ``audio/{id:05d}.flac`` (optional): each point's rendered audio;
+- ``audio/{id:05d}.flac`` (optional): each point's rendered audio.
 
-and beside the datasets ``_clips/{name}.flac``, the clean analysis window that every point was rendered
-from, named in ``dataset.json`` (``clean``) by its samples' hash, so that datasets made from one source
-share one file.
+Beside the datasets, ``_clips/{name}.flac`` holds the clean analysis window that every point was
+rendered from, named in ``dataset.json`` (``clean``) by its samples' hash, so that datasets made from
+one source share one file.
 
 Loading reads numpy, pandas and soundfile only: no UMAP, no training code.
 """
@@ -112,6 +112,9 @@ def _read_info(folder: Path) -> dict:
     missing = [key for key in required if not isinstance(info, dict) or key not in info]
     if missing:
         raise DataError(f"dataset {folder.name}: {path} lacks {', '.join(missing)}; rebuild it with: {command}")
+    if not isinstance(info["clean"], str) or Path(info["clean"]).name != info["clean"] or not info["clean"]:
+        raise DataError(f"dataset {folder.name}: {path} names its clean clip {info['clean']!r}, not a file name "
+                        f"in {CLIPS}/; rebuild it with: {command}")
     return info
 
 

@@ -142,6 +142,14 @@ def test_unknown_effect_or_wrong_parameters_in_dataset_json(copy):
         store.load_dataset("overdrive", copy)
 
 
+@pytest.mark.parametrize("clean", ["../../manifest.json", "", 7])
+def test_a_clean_clip_named_outside_the_clips_folder_is_refused(copy, clean):
+    path = copy / "datasets" / "overdrive" / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "clean": clean}))
+    with pytest.raises(DataError, match=f"names its clean clip {clean!r}, not a file name in _clips/; rebuild"):
+        store.load_dataset("overdrive", copy)
+
+
 def test_missing_clean_clip_names_it_and_the_command(copy):
     info = json.loads((copy / "datasets" / "overdrive" / "dataset.json").read_text())
     path = store.clean_path(copy / "datasets" / "overdrive", info)
