@@ -159,15 +159,16 @@ def _command(effect: effects.Effect, plugin: bool, points, source, ks, seed, sto
     return shlex.join(parts)
 
 
-def _write_clip(folder: Path, window: np.ndarray, name: str) -> None:
-    """Write the clean clip of the dataset ``folder`` as ``../_clips/{name}`` unless a dataset already did."""
-    path = folder.parent / store.CLIPS / name
+def _write_clip(folder: Path, window: np.ndarray, info: dict) -> None:
+    """Write the clean clip of the dataset ``folder`` where :func:`store.clean_path` finds it, unless a
+    dataset already did."""
+    path = store.clean_path(folder, info)
     if path.is_file():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        audio.save(Path(scratch) / name, window)
-        os.replace(Path(scratch) / name, path)
+        audio.save(Path(scratch) / path.name, window)
+        os.replace(Path(scratch) / path.name, path)
 
 
 def _write_atomically(folder: Path, fill) -> None:
@@ -502,7 +503,7 @@ def precompute(
                          clean=store.clip_name(clean), clean_embeddings=_clean_embeddings(encoder_models, clean),
                          command=command,
                          model_hashes=model_hashes)
-    _write_clip(folder, window, info["clean"])
+    _write_clip(folder, window, info)
     _write_atomically(folder, lambda tmp: _write_dataset(tmp, bounds, parts, table, embeddings, info))
     chunks.remove()
     info = json.loads((folder / store.DATASET_INFO).read_text(encoding="utf-8"))
