@@ -16,7 +16,7 @@ from dafx_explorer import effects
 PRECOMPUTE_POINTS = 1000
 LISTENING_EXAMPLES = 3
 ESTIMATOR_STEPS = {"overdrive": 2400, "delay": 2400, "ambience": 2400, "flanger": 4800, "multiband": 7200,
-                   "dynamics": 4800, "ringmod": 2400, "combo": 2400}
+                   "dynamics": 7200, "ringmod": 2400, "combo": 2400}
 """Per effect, the steps of 32 new pairs its shipped settings estimator trained for."""
 ESTIMATOR_ACROSS_SHARES = {"delay": 0.0, "ambience": 0.0, "flanger": 0.0, "multiband": 0.25, "ringmod": 0.0}
 """Shipped estimators trained with another ``--across-share`` than the default (0: pairs of one work only)."""
