@@ -83,7 +83,7 @@ def build_home(points: int, folder: Path, seed: int = 0) -> Path:
         np.save(target / store.embeddings_file(encoder), z.astype(np.float16))
     clip = store.clean_path(target, base.info)
     clip.parent.mkdir(exist_ok=True)
-    shutil.copy(store.clean_path(shipped / "datasets" / "overdrive", base.info), clip)
+    shutil.copy(store.clean_path(base.folder, base.info), clip)
     info = {**base.info, "points": points, "command": f"python -m benchmarks.large_map --points {points}"}
     (target / store.DATASET_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return folder
