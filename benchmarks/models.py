@@ -7,7 +7,8 @@ Run from the repository root (after the models are trained)::
 
 Prints one JSON object: milliseconds per window to embed batches of 64 with each encoder,
 and the ``seconds`` that ``match`` reports for 5 s and 30 s inputs, without and with
-refinement (median of the repeats; models loaded and warm first).
+refinement (median of the repeats; models loaded and warm first). Refinement is timed only for
+effects that Style Match offers it for (the shipped real-recordings report); otherwise it is null.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from dafx_explorer import effects, features, inference, matching, models, sources
+from dafx_explorer import effects, features, inference, matching, models, real_benchmark, sources
 from dafx_explorer.settings import SAMPLE_RATE, WINDOW
 
 
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--refine-seconds", type=float, default=5.0)
     args = parser.parse_args()
+    shipped = real_benchmark.load_report()
+    refined = shipped is not None and real_benchmark.refinement_helps(shipped, args.effect) is True
     report = {
         "torch_threads": torch.get_num_threads(),
         "embed_ms_per_window": {kind: round(embed_ms_per_window(kind, args.repeats), 2) for kind in ("vae", "vq")},
@@ -69,7 +72,8 @@ def main() -> None:
             f"{length}s_input": {
                 "no_refinement": round(match_seconds(args.effect, length, 0.0, args.repeats), 3),
                 f"refine_{args.refine_seconds:g}s": round(
-                    match_seconds(args.effect, length, args.refine_seconds, max(1, args.repeats // 2)), 3),
+                    match_seconds(args.effect, length, args.refine_seconds, max(1, args.repeats // 2)), 3)
+                if refined else None,
             }
             for length in (5, 30)
         },
