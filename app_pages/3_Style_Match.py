@@ -157,7 +157,7 @@ settings_area = st.container()
 report = real_benchmark.load_report()  # a few kB, read on each run so a rebuilt report shows at once
 helps = None if report is None else real_benchmark.refinement_helps(report, effect.name)
 refine_default = max(1, round(report["refine_seconds"])) if helps else 5
-if helps is False:
+if not real_benchmark.refinement_offered(report, effect.name):
     st.info(f"Refinement is not offered for the {effect.name}: on real recordings it did not improve on the "
             "prediction (see docs/results.md).")
 else:

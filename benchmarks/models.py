@@ -8,7 +8,7 @@ Run from the repository root (after the models are trained)::
 Prints one JSON object: milliseconds per window to embed batches of 64 with each encoder,
 and the ``seconds`` that ``match`` reports for 5 s and 30 s inputs, without and with
 refinement (median of the repeats; models loaded and warm first). Refinement is timed only for
-effects that Style Match offers it for (the shipped real-recordings report); otherwise it is null.
+effects that Style Match offers it for (``real_benchmark.refinement_offered``); otherwise it is null.
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--refine-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    shipped = real_benchmark.load_report()
-    refined = shipped is not None and real_benchmark.refinement_helps(shipped, args.effect) is True
+    refined = real_benchmark.refinement_offered(real_benchmark.load_report(), args.effect)
     report = {
         "torch_threads": torch.get_num_threads(),
         "embed_ms_per_window": {kind: round(embed_ms_per_window(kind, args.repeats), 2) for kind in ("vae", "vq")},

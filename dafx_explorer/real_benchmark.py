@@ -90,6 +90,12 @@ def refinement_helps(report: dict, effect_name: str) -> bool | None:
     return all(row["mrstft"]["refined"] <= row["mrstft"]["match"] for row in rows)
 
 
+def refinement_offered(report: dict | None, effect_name: str) -> bool:
+    """Whether Style Match offers refinement for the effect: everywhere but where ``report`` (the shipped
+    real-recordings report, None if absent) shows it worse than its start (:func:`refinement_helps`)."""
+    return report is None or refinement_helps(report, effect_name) is not False
+
+
 def load_report(path: str | Path | None = None) -> dict | None:
     """The shipped real-recordings report (``evaluation_real.json`` in the data folder), or None if absent."""
     path = Path(path) if path is not None else get_settings().home / REPORT_FILE

@@ -108,6 +108,14 @@ def test_refinement_helps_only_where_it_was_no_worse_in_both_pairings():
     assert real_benchmark.load_report("/nonexistent/evaluation_real.json") is None
 
 
+def test_refinement_is_offered_unless_the_report_shows_it_worse():
+    row = lambda match, refined: {"mrstft": {"match": match, "refined": refined}}  # noqa: E731
+    report = {"refine_seconds": 2.0, "within": {"a": row(1.0, 0.5), "b": row(1.0, 0.9)},
+              "across": {"a": row(1.0, 1.01), "b": row(1.0, 0.9)}}
+    assert [real_benchmark.refinement_offered(report, name) for name in ("a", "b", "missing")] == [False, True, True]
+    assert real_benchmark.refinement_offered(None, "a")
+
+
 def test_evaluate_real_with_a_budget_scores_the_refined_result(tiny_home):
     report = real_benchmark.evaluate_real(["overdrive"], pairs=2, refine_seconds=0.3)
     for pairing in real_benchmark.PAIRINGS:
