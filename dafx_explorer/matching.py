@@ -187,9 +187,10 @@ def measured_start(objective: TextureObjective, reference_window: np.ndarray
                    ) -> tuple[np.ndarray, tuple[int, ...], float | None, float | None]:
     """The result without refinement, and where refinement starts: the prediction with its read setting
     (:mod:`dafx_explorer.readings`) replaced by the value that lowers J most (the first, where the
-    reading is decisive) and then held by the search; for the flanger, the prediction with its sweep
-    fitted (:func:`dafx_explorer.readings.fit_sweep`), held; the prediction, nothing held, where nothing
-    is read or no value lowers J.
+    reading is decisive) and then held by the search, for the delay with its feedback and mix then fitted
+    (:func:`dafx_explorer.readings.fit_echo_level`), held too; for the flanger, the prediction with its
+    sweep fitted (:func:`dafx_explorer.readings.fit_sweep`), held; the prediction, nothing held, where
+    nothing is read or no value lowers J.
 
     Returns
     -------
@@ -208,7 +209,12 @@ def measured_start(objective: TextureObjective, reference_window: np.ndarray
     starts[1:, index] = effect.params[index].to_normalized(np.array(reading.values))
     scores = objective(starts)
     best = 1 if reading.decisive else int(scores.argmin())
-    return starts[best], ((index,) if best else ()), float(scores[0]), float(scores[best])
+    start, hold, value = starts[best], ((index,) if best else ()), float(scores[best])
+    if readings.echo_level_fitted(effect):
+        start = readings.fit_echo_level(effect, objective.window, reference_window, start)
+        hold = tuple(sorted({*hold, *readings.echo_level_indices(effect)}))
+        value = float(objective(start[None, :])[0])
+    return start, hold, float(scores[0]), value
 
 
 def reads_like_reference(objective: TextureObjective, start: np.ndarray, refined: np.ndarray,

@@ -1,11 +1,11 @@
 """Settings read straight off a reference: an echo time, a reverb's pre-delay, a ring modulator's carrier,
-and a flanger's sweep near the prediction.
+and, near the prediction, a flanger's sweep and an echo's feedback and mix.
 
 A few per cent off in any of these loses most of what a match gains over random settings, which is
 finer than the estimator reads, while the reference's autocorrelation or spectrum gives them to the
 sample or a fraction of a hertz. Each reader takes the two analysis windows
 (:func:`dafx_explorer.audio.analysis_window`) cut once per match. Which setting of which effect is read,
-and how, is :data:`READERS`; the sweep is :func:`fit_sweep`.
+and how, is :data:`READERS`; the sweep is :func:`fit_sweep`, the echo's level :func:`fit_echo_level`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ SWEEP_BLUR = (9, 5, 3, 3, 3)
 excess cepstrum that picks the sweeps it is laid around; the last grid is ranked on the excess itself."""
 SWEEP_FFT, SWEEP_HOP = 1024, 512
 """STFT size and hop (samples) of the cepstra :func:`fit_sweep` reads."""
+ECHO_LEVEL_SETTINGS = ("feedback", "mix")
+"""The delay's settings that :func:`fit_echo_level` reads."""
+ECHO_LEVEL_GRIDS = (np.linspace(0.0, 1.0, 10), np.linspace(0.0, 1.0, 21))
+"""Normalized feedback and mix values that :func:`fit_echo_level` tries, those within :data:`ECHO_LEVEL_SPAN`."""
+ECHO_LEVEL_SPAN = 0.15
+"""Largest distance (normalized) from its start of a feedback or mix that :func:`fit_echo_level` tries."""
+ECHO_REPEATS, ECHO_PEAK_WIDTH = 3, 2
+"""Multiples of the echo time whose peaks :func:`echo_peaks` reads, and how far (samples) each may lie off it."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,47 @@ def predelay_times(param: Param, input_window: np.ndarray, reference_window: np.
     return Reading([best] if param.minimum <= best <= param.maximum else [], decisive=True)
 
 
+def echo_peaks(windows: np.ndarray, lag: int) -> np.ndarray:
+    """Per row of ``windows`` (B, N), the highest whitened autocorrelation within :data:`ECHO_PEAK_WIDTH`
+    samples of each of the first :data:`ECHO_REPEATS` multiples of ``lag`` (samples), 0 past the row (B, repeats)."""
+    lags = features.autocorrelation(np.atleast_2d(windows), whitened=True)
+    peaks = np.zeros((len(lags), ECHO_REPEATS))
+    for k in range(ECHO_REPEATS):
+        at = (k + 1) * lag
+        if at + ECHO_PEAK_WIDTH < lags.shape[1]:
+            peaks[:, k] = lags[:, at - ECHO_PEAK_WIDTH: at + ECHO_PEAK_WIDTH + 1].max(axis=1)
+    return peaks
+
+
+def fit_echo_level(effect: Effect, input_window: np.ndarray, reference_window: np.ndarray,
+                   start: np.ndarray) -> np.ndarray:
+    """``start`` with the delay's feedback and mix replaced by those, near it, whose render of the input
+    has the reference's :func:`echo_peaks` at ``start``'s echo time: how strong the first repeats are
+    against the dry sound. Far from the start a mix ``m`` and ``1 − m`` give alike peaks."""
+    start = np.asarray(start, dtype=np.float64)
+    feedback, mix = echo_level_indices(effect)
+    echo = effect.param_names.index("delay_seconds")
+    lag = int(round(effect.params[echo].to_real(start[echo]) * SAMPLE_RATE))
+    near = [grid[np.abs(grid - start[i]) <= ECHO_LEVEL_SPAN] for grid, i in zip(ECHO_LEVEL_GRIDS, (feedback, mix),
+                                                                                strict=True)]
+    candidates = np.repeat(start[None, :], len(near[0]) * len(near[1]), axis=0)
+    candidates[:, [feedback, mix]] = np.stack(np.meshgrid(*near, indexing="ij"), axis=-1).reshape(-1, 2)
+    rendered = np.stack([effect.render(input_window, SAMPLE_RATE, p) for p in candidates])
+    distance = np.sum((echo_peaks(rendered, lag) - echo_peaks(reference_window, lag)) ** 2, axis=1)
+    return candidates[int(np.argmin(distance))]
+
+
+def echo_level_indices(effect: Effect) -> tuple[int, ...]:
+    """Indices of the effect's :data:`ECHO_LEVEL_SETTINGS`, in that order."""
+    return tuple(effect.param_names.index(name) for name in ECHO_LEVEL_SETTINGS)
+
+
+def echo_level_fitted(effect: Effect) -> bool:
+    """Whether :func:`fit_echo_level` reads the effect's feedback and mix (the built-in delay)."""
+    return effect.name == "delay" and isinstance(effect, effects.BuiltinEffect) \
+        and all(name in effect.param_names for name in ("delay_seconds", *ECHO_LEVEL_SETTINGS))
+
+
 def cepstrogram(window: np.ndarray) -> np.ndarray:
     """Real cepstrum of each Hann-windowed frame (SWEEP_FFT // 2 + 1 quefrencies of 1 sample, frames)."""
     frames = np.lib.stride_tricks.sliding_window_view(np.asarray(window, dtype=np.float64), SWEEP_FFT)[::SWEEP_HOP]
@@ -237,11 +286,13 @@ def measured_parameter(effect: Effect) -> int | None:
 
 
 def measured_parameters(effect: Effect) -> tuple[int, ...]:
-    """Indices of every setting of the effect that is read off the reference: by its reader or the sweep fit."""
+    """Indices of every setting of the effect that is read off the reference: by its reader, the sweep fit
+    or the echo level fit."""
     if sweep_fitted(effect):
         return _sweep_indices(effect)
     index = measured_parameter(effect)
-    return () if index is None else (index,)
+    fitted = echo_level_indices(effect) if echo_level_fitted(effect) else ()
+    return tuple(sorted({*fitted, *(() if index is None else (index,))}))
 
 
 def read(effect: Effect, input_window: np.ndarray, reference_window: np.ndarray) -> tuple[int, Reading] | None:

@@ -1,4 +1,4 @@
-"""The settings read straight off a reference (echo time, pre-delay, carrier)."""
+"""The settings read straight off a reference (echo time, pre-delay, carrier, sweep, echo level)."""
 
 import numpy as np
 import pytest
@@ -94,5 +94,25 @@ def test_the_sweep_fit_moves_a_flangers_rate_depth_and_centre_towards_the_truth(
     assert np.all(np.abs(fitted[swept[1:]] - truth[swept[1:]]) < 0.04)  # ranked on the exact excess alone: 0.07, 0.08
     np.testing.assert_array_equal(fitted[3:], prediction[3:])
     assert readings.measured_parameters(effect) == tuple(swept) == (0, 1, 2)
-    assert readings.measured_parameters(effects.get("delay")) == (0,)
+    assert readings.measured_parameters(effects.get("delay")) == (0, 1, 2)
     assert readings.measured_parameters(effects.get("overdrive")) == ()
+
+
+@pytest.mark.parametrize("kind", ["drums", "guitar"])
+@pytest.mark.parametrize("echo_seconds, feedback, mix", [(0.2467, 0.3, 0.55), (0.0731, 0.6, 0.3)])
+@pytest.mark.parametrize("offset", [(-0.12, 0.12), (0.12, -0.12)])
+def test_the_echo_level_fit_moves_a_delays_feedback_and_mix_towards_the_truth(kind, echo_seconds, feedback, mix,
+                                                                               offset):
+    """From a start off in feedback and mix (the echo time right), the fit lands nearer the true pair,
+    the mix within 0.1, and leaves the echo time and tone as they were."""
+    effect = effects.get("delay")
+    truth = np.array([effect.params[0].to_normalized(echo_seconds), feedback, mix, 1.0])
+    reference = effect.render(sources.generate(kind, seed=1011, seconds=6.0), 24_000, truth)
+    start = truth + np.array([0.0, *offset, 0.0])
+    fitted = readings.fit_echo_level(effect, analysis_window(sources.generate(kind, seed=1012, seconds=6.0)),
+                                     analysis_window(reference), start)
+    level = list(readings.echo_level_indices(effect))
+    assert level == [1, 2] and np.all(np.abs(fitted[level] - start[level]) <= readings.ECHO_LEVEL_SPAN + 1e-9)
+    assert np.sum(np.abs(fitted[level] - truth[level])) < np.sum(np.abs(start[level] - truth[level]))
+    assert abs(fitted[2] - mix) <= 0.1
+    np.testing.assert_array_equal(fitted[[0, 3]], start[[0, 3]])
