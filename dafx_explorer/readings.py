@@ -179,7 +179,7 @@ def fit_echo_level(effect: Effect, input_window: np.ndarray, reference_window: n
     against the dry sound. Far from the start a mix ``m`` and ``1 − m`` give alike peaks."""
     start = np.asarray(start, dtype=np.float64)
     feedback, mix = echo_level_indices(effect)
-    echo = effect.param_names.index("delay_seconds")
+    echo = measured_parameter(effect)
     lag = int(round(effect.params[echo].to_real(start[echo]) * SAMPLE_RATE))
     near = [grid[np.abs(grid - start[i]) <= ECHO_LEVEL_SPAN] for grid, i in zip(ECHO_LEVEL_GRIDS, (feedback, mix),
                                                                                 strict=True)]
@@ -188,17 +188,6 @@ def fit_echo_level(effect: Effect, input_window: np.ndarray, reference_window: n
     rendered = np.stack([effect.render(input_window, SAMPLE_RATE, p) for p in candidates])
     distance = np.sum((echo_peaks(rendered, lag) - echo_peaks(reference_window, lag)) ** 2, axis=1)
     return candidates[int(np.argmin(distance))]
-
-
-def echo_level_indices(effect: Effect) -> tuple[int, ...]:
-    """Indices of the effect's :data:`ECHO_LEVEL_SETTINGS`, in that order."""
-    return tuple(effect.param_names.index(name) for name in ECHO_LEVEL_SETTINGS)
-
-
-def echo_level_fitted(effect: Effect) -> bool:
-    """Whether :func:`fit_echo_level` reads the effect's feedback and mix (the built-in delay)."""
-    return effect.name == "delay" and isinstance(effect, effects.BuiltinEffect) \
-        and all(name in effect.param_names for name in ("delay_seconds", *ECHO_LEVEL_SETTINGS))
 
 
 def cepstrogram(window: np.ndarray) -> np.ndarray:
@@ -257,15 +246,36 @@ def _sweep_grid(centre: np.ndarray, spans, steps) -> np.ndarray:
     return np.unique(np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3), axis=0)
 
 
+def _indices(effect: Effect, names: tuple[str, ...]) -> tuple[int, ...]:
+    """Indices of the effect's settings ``names``, in that order."""
+    return tuple(effect.param_names.index(name) for name in names)
+
+
 def _sweep_indices(effect: Effect) -> tuple[int, ...]:
     """Indices of the effect's :data:`SWEEP_SETTINGS`, in that order."""
-    return tuple(effect.param_names.index(name) for name in SWEEP_SETTINGS)
+    return _indices(effect, SWEEP_SETTINGS)
+
+
+def echo_level_indices(effect: Effect) -> tuple[int, ...]:
+    """Indices of the effect's :data:`ECHO_LEVEL_SETTINGS`, in that order."""
+    return _indices(effect, ECHO_LEVEL_SETTINGS)
+
+
+def _builtin_with(effect: Effect, name: str, settings: tuple[str, ...]) -> bool:
+    """Whether ``effect`` is the built-in effect ``name`` and has all of ``settings``."""
+    return effect.name == name and isinstance(effect, effects.BuiltinEffect) \
+        and all(setting in effect.param_names for setting in settings)
 
 
 def sweep_fitted(effect: Effect) -> bool:
     """Whether :func:`fit_sweep` reads the effect's sweep (the built-in flanger)."""
-    return effect.name == "flanger" and isinstance(effect, effects.BuiltinEffect) \
-        and all(name in effect.param_names for name in SWEEP_SETTINGS)
+    return _builtin_with(effect, "flanger", SWEEP_SETTINGS)
+
+
+def echo_level_fitted(effect: Effect) -> bool:
+    """Whether :func:`fit_echo_level` reads the effect's feedback and mix (the built-in delay, its echo
+    time read by :data:`READERS`)."""
+    return _builtin_with(effect, "delay", (READERS["delay"][0], *ECHO_LEVEL_SETTINGS))
 
 
 Reader = Callable[[Param, np.ndarray, np.ndarray], Reading]
@@ -280,7 +290,7 @@ READERS: dict[str, tuple[str, Reader]] = {
 def measured_parameter(effect: Effect) -> int | None:
     """Index of the effect's setting that is read off the reference (:data:`READERS`), or None."""
     entry = READERS.get(effect.name)
-    if entry is None or not isinstance(effect, effects.BuiltinEffect) or entry[0] not in effect.param_names:
+    if entry is None or not _builtin_with(effect, effect.name, (entry[0],)):
         return None
     return list(effect.param_names).index(entry[0])
 
