@@ -324,6 +324,23 @@ def cmd_train_estimator(args) -> int:
     return 0
 
 
+def correction_training_config(args):
+    """The ``CorrectionTrainingConfig`` that ``train-correction`` builds from its parsed arguments."""
+    from dafx_explorer import correction
+
+    return correction.CorrectionTrainingConfig(effect=args.effect, seed=args.seed, tiny=args.tiny,
+                                               **_given(pairs=args.pairs, epochs=args.epochs))
+
+
+def cmd_train_correction(args) -> int:
+    from dafx_explorer import correction
+
+    result = correction.train_correction(correction_training_config(args), out_dir=args.out)
+    if args.json:
+        _print_json(result)
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from dafx_explorer import evaluation
 
@@ -460,6 +477,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="tiny model on generated clips (tests, smoke runs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train_estimator)
+
+    p = commands.add_parser("train-correction", help="train the correction of an effect's shipped estimator "
+                            "from sample-resolution level statistics (dynamics)")
+    p.add_argument("--effect", required=True)
+    p.add_argument("--pairs", type=_int_at_least(1), help="new pairs (default: CorrectionTrainingConfig.pairs)")
+    p.add_argument("--epochs", type=_int_at_least(1), help="default: CorrectionTrainingConfig.epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="models folder holding the estimator (default: the data folder's models/)")
+    p.add_argument("--tiny", action="store_true", help="generated clips (tests, smoke runs)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train_correction)
 
     p = commands.add_parser("corpus-export", help="write the training (or held-out) corpus to a folder")
     p.add_argument("out", help="folder to write (audio files and index.json)")

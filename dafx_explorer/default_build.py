@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from dafx_explorer import effects
+from dafx_explorer import correction, effects
 
 PRECOMPUTE_POINTS = 1000
 LISTENING_EXAMPLES = 3
@@ -37,6 +37,7 @@ def steps() -> list[list[str]]:
         *(["train-estimator", "--effect", name, "--steps", str(steps),
            *(["--across-share", f"{ESTIMATOR_ACROSS_SHARES[name]:g}"] if name in ESTIMATOR_ACROSS_SHARES else [])]
           for name, steps in ESTIMATOR_STEPS.items()),
+        *(["train-correction", "--effect", name] for name in correction.CORRECTED_SETTINGS),
         *(["precompute", "--effect", name, "--points", str(PRECOMPUTE_POINTS)] for name in names),
         ["precompute", "--combined"],
         ["listening-set", "--examples", str(LISTENING_EXAMPLES)],

@@ -207,12 +207,13 @@ class EstimatorTrainingConfig:
     tiny: bool = False
 
 
-def _corpus(config: EstimatorTrainingConfig) -> list:
+def training_recordings(seed: int, tiny: bool = False) -> list:
+    """The recordings training pairs are drawn from: the real training corpus, or (``tiny``) generated clips."""
     from dafx_explorer import corpus
 
-    if config.tiny:
-        return corpus.build("train", seed=config.seed, generated_per_kind=1, use_system_audio=False)
-    return corpus.real("train", seed=config.seed)
+    if tiny:
+        return corpus.build("train", seed=seed, generated_per_kind=1, use_system_audio=False)
+    return corpus.real("train", seed=seed)
 
 
 def _analysed(pairs: tuple[np.ndarray, np.ndarray, np.ndarray], cepstrum: bool) -> tuple[torch.Tensor, ...]:
@@ -253,7 +254,7 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     come from a generator seeded by the step, so a resumed run draws what one run would, and so does
     any number of ``workers`` (processes that prepare the batches ahead; 0: the training process).
     """
-    from dafx_explorer import corpus, training
+    from dafx_explorer import training
 
     effect = effects.get(config.effect)
     torch.manual_seed(config.seed)
@@ -267,7 +268,7 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     run = training._run_dir(f"estimator_{effect.name}{'_tiny' if config.tiny else ''}")
     checkpoint, log = run / "checkpoint.pt", run / "losses.csv"
-    recordings = _corpus(config)
+    recordings = training_recordings(config.seed, config.tiny)
     cepstrum = reads_cepstrum(estimator)
     drawn = draw_pairs(effect, recordings, config.validation_pairs, np.random.default_rng([config.seed, 1]),
                        across_share=config.across_share)
@@ -317,16 +318,28 @@ def train_estimator(config: EstimatorTrainingConfig, *, out_dir: str | Path | No
         estimator.load_state_dict(best["state"])
     estimator.eval()
     seconds = time.perf_counter() - began
-    origins = corpus.origins(recordings)
     fit = {"initial_val_l1": initial, "best_val_l1": best["val_l1"], "best_step": best["step"]}
-    path = models.save_model(estimator, out_dir / f"estimator_{effect.name}.safetensors", half=True, extra={
-        "effect": effect.name, "param_names": list(effect.param_names), "training": dataclasses.asdict(config),
-        "sources": origins, "fit": fit, "wall_seconds": round(seconds, 1),
+    return save_trained(estimator, out_dir / f"estimator_{effect.name}.safetensors", config=config,
+                        recordings=recordings, fit=fit, seconds=seconds, half=True,
+                        extra={"param_names": list(effect.param_names)})
+
+
+def save_trained(model: torch.nn.Module, path: Path, *, config, recordings: list, fit: dict, seconds: float,
+                 half: bool = False, extra: dict | None = None, provenance: dict | None = None) -> dict:
+    """Write a trained model of ``config.effect`` with its training record (config, sources, fit, wall
+    seconds) in its sidecar and in the manifest beside its models folder (with ``provenance``: the
+    files it was trained on); the summary ``train-*`` prints."""
+    from dafx_explorer import corpus
+
+    origins = corpus.origins(recordings)
+    path = models.save_model(model, path, half=half, extra={
+        "effect": config.effect, **(extra or {}), "training": dataclasses.asdict(config), "sources": origins,
+        "fit": fit, "wall_seconds": round(seconds, 1),
     })
     manifest.record("models", path.stem, {
         "file": path.name, "sha256": manifest.file_sha256(path), "command": manifest.command_line(),
         "config": dataclasses.asdict(config), "sources": origins,
         "licences": {origin: corpus.LICENCES[origin] for origin in origins}, "wall_seconds": round(seconds, 1),
-        "machine": manifest.machine(), "fit": fit,
-    }, path=out_dir.parent / "manifest.json")
-    return {"path": str(path), "effect": effect.name, "wall_seconds": round(seconds, 1), **fit}
+        "machine": manifest.machine(), "fit": fit, **(provenance or {}),
+    }, path=path.parent.parent / "manifest.json")
+    return {"path": str(path), "effect": config.effect, "wall_seconds": round(seconds, 1), **fit}

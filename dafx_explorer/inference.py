@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dafx_explorer import audio, estimator, features, models
+from dafx_explorer import audio, correction, estimator, features, models
 from dafx_explorer.effects import Effect
 from dafx_explorer.errors import ModelError
 from dafx_explorer.settings import get_settings
@@ -21,22 +21,26 @@ from dafx_explorer.settings import get_settings
 
 @dataclass(frozen=True)
 class Models:
-    """The β-VAE encoder, one effect's controller and its settings estimator (None where it has none)."""
+    """The β-VAE encoder, one effect's controller, its settings estimator and the estimator's correction
+    (:mod:`dafx_explorer.correction`; each None where it has none)."""
 
     encoder: torch.nn.Module
     controller: models.Controller
     estimator: models.SettingsEstimator | None = None
+    correction: models.SettingsCorrection | None = None
 
 
 @functools.cache
 def load_models(effect_name: str, models_dir: str | None = None) -> Models:
-    """Load (once per process) the encoder, the controller and, where its file exists, the estimator of
-    a built-in effect."""
+    """Load (once per process) the encoder, the controller and, where their files exist, the estimator
+    and its correction of a built-in effect."""
     encoder, _ = models.load_encoder("vae", models_dir=models_dir)
     controller, _ = models.load_controller(effect_name, models_dir=models_dir)
     folder = Path(models_dir) if models_dir is not None else get_settings().models_dir
-    found = (folder / f"estimator_{effect_name}.safetensors").exists()
-    return Models(encoder, controller, estimator.load_estimator(effect_name, folder)[0] if found else None)
+    if not (folder / f"estimator_{effect_name}.safetensors").exists():
+        return Models(encoder, controller)
+    return Models(encoder, controller, estimator.load_estimator(effect_name, folder)[0],
+                  correction.load_correction(effect_name, folder))
 
 
 def embed(encoder: torch.nn.Module, signals: np.ndarray) -> torch.Tensor:
@@ -46,12 +50,16 @@ def embed(encoder: torch.nn.Module, signals: np.ndarray) -> torch.Tensor:
 
 def predict_settings(effect: Effect, input_audio: np.ndarray, reference_audio: np.ndarray,
                      bundle: Models) -> tuple[np.ndarray, str]:
-    """Normalized settings for (input, reference) and what predicted them: the estimator, else the controller."""
+    """Normalized settings for (input, reference) and what predicted them: the estimator (with its
+    correction where it has one), else the controller."""
     if bundle.estimator is not None:
         if bundle.estimator.config.n_params != effect.n_params:
             raise ModelError(f"the estimator predicts {bundle.estimator.config.n_params} parameters but effect "
                              f"{effect.name!r} has {effect.n_params}; retrain it with train-estimator")
-        return estimator.predict(bundle.estimator, input_audio, reference_audio), "estimator"
+        settings = estimator.predict(bundle.estimator, input_audio, reference_audio)
+        if bundle.correction is not None:
+            settings = correction.correct(bundle.correction, input_audio, reference_audio, settings)
+        return settings, "estimator"
     return predict(effect, input_audio, reference_audio, bundle), "controller"
 
 

@@ -653,6 +653,54 @@ class SettingsEstimator(nn.Module):
         return torch.sigmoid(self.output(self.head(torch.cat([a, b, b - a], dim=1))))
 
 
+@dataclass(frozen=True)
+class CorrectionConfig:
+    """Architecture of :class:`SettingsCorrection`: ``n_statistics`` level statistics of a pair, the
+    estimator's ``n_params`` settings, the indices of the ``corrected`` ones, two hidden layers."""
+
+    n_statistics: int
+    n_params: int
+    corrected: tuple[int, ...]
+    hidden: int = 128
+
+    def __post_init__(self) -> None:
+        if min(self.n_statistics, self.n_params, self.hidden) < 1 or not self.corrected:
+            raise ModelError(f"CorrectionConfig sizes must be positive and some setting corrected, got {self!r}")
+        if any(not 0 <= j < self.n_params for j in self.corrected) or len(set(self.corrected)) < len(self.corrected):
+            raise ModelError(f"CorrectionConfig corrected indices must be distinct and below n_params, got {self!r}")
+
+
+class SettingsCorrection(nn.Module):
+    """The estimator's settings corrected from a pair's sample-resolution level statistics
+    (:func:`dafx_explorer.correction.pair_statistics`): an MLP over the standardized statistics and
+    estimate adds a step to each corrected setting, clamped to [0, 1]; it starts at no step."""
+
+    kind = "correction"
+
+    def __init__(self, config: CorrectionConfig) -> None:
+        super().__init__()
+        self.config = config
+        width = config.n_statistics + config.n_params
+        self.register_buffer("input_mean", torch.zeros(width))
+        self.register_buffer("input_std", torch.ones(width))
+        self.net = nn.Sequential(nn.Linear(width, config.hidden), nn.GELU(), nn.Linear(config.hidden, config.hidden),
+                                 nn.GELU(), nn.Linear(config.hidden, len(config.corrected)))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, statistics: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        """Corrected settings (B, n_params) from statistics (B, n_statistics) and estimates (B, n_params)."""
+        if statistics.shape[-1] != self.config.n_statistics or estimate.shape[-1] != self.config.n_params:
+            raise ModelError(f"SettingsCorrection expects statistics (B, {self.config.n_statistics}) and "
+                             f"estimates (B, {self.config.n_params}), got {tuple(statistics.shape)} and "
+                             f"{tuple(estimate.shape)}")
+        x = (torch.cat([statistics, estimate], dim=1) - self.input_mean) / self.input_std
+        corrected = list(self.config.corrected)
+        out = estimate.clone()
+        out[:, corrected] = torch.clamp(estimate[:, corrected] + self.net(x), 0.0, 1.0)
+        return out
+
+
 # --------------------------------------------------------------------------- persistence
 
 MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
@@ -660,6 +708,7 @@ MODEL_KINDS: dict[str, tuple[type[nn.Module], type]] = {
     VQVAE.kind: (VQVAE, VQVAEConfig),
     Controller.kind: (Controller, ControllerConfig),
     SettingsEstimator.kind: (SettingsEstimator, EstimatorConfig),
+    SettingsCorrection.kind: (SettingsCorrection, CorrectionConfig),
 }
 """Model class and config class for each ``kind`` written in the JSON sidecar."""
 
@@ -682,7 +731,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, extra: dict[str, An
 
     Parameters
     ----------
-    model : BetaVAE, VQVAE or Controller
+    model : BetaVAE, VQVAE, Controller, SettingsEstimator or SettingsCorrection
     path : path ending in ``.safetensors``
     extra : dict, optional
         JSON-serializable caller data stored under ``"extra"`` (effect name, parameter
@@ -701,7 +750,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, extra: dict[str, An
     kind = getattr(model, "kind", None)
     if kind not in MODEL_KINDS or not isinstance(model, MODEL_KINDS[kind][0]):
         raise ModelError(f"cannot save {type(model).__name__}: expected one of BetaVAE, VQVAE, Controller, "
-                         "SettingsEstimator")
+                         "SettingsEstimator, SettingsCorrection")
     if path.suffix != ".safetensors":
         raise ModelError(f"model path {path} must end in .safetensors")
     meta = {"kind": kind, "config": dataclasses.asdict(model.config), "extra": extra or {}}

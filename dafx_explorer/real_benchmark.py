@@ -47,7 +47,7 @@ def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Gener
                     "controller": inference.predict(effect, pair["input"], pair["reference"], bundle),
                     "random": rng.random(effect.n_params)}
         if bundle.estimator is not None:
-            settings["estimator"] = estimator.predict(bundle.estimator, pair["input"], pair["reference"])
+            settings["estimator"] = inference.predict_settings(effect, pair["input"], pair["reference"], bundle)[0]
         if refine_seconds:
             settings["refined"] = result.final_params
         for condition, p in settings.items():
@@ -132,22 +132,26 @@ def markdown(report: dict) -> str:
 
 
 def training_table(manifest: dict) -> str:
-    """The shipped estimators' training, from the manifest: steps, new pairs seen, the share of pairs
-    across works (0 for entries from before it was a setting), wall time, the validation L1 untrained
-    (all 0.5) and at its best step."""
-    lines = ["| effect | steps × pairs | pairs seen | pairs across works | wall time (min) "
+    """The shipped estimators' and corrections' training, from the manifest: steps, new pairs seen, the
+    share of pairs across works (0 for entries from before it was a setting), wall time, the validation
+    L1 untrained (all 0.5; for a correction, its estimator's) and at its best step."""
+    lines = ["| model | steps × pairs | pairs seen | pairs across works | wall time (min) "
              "| validation L1: untrained → best |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     total = 0.0
     for name in effects.names():
-        entry = manifest.get("models", {}).get(f"estimator_{name}")
-        if entry is None:
-            continue
-        config, fit, seconds = entry["config"], entry["fit"], entry["wall_seconds"]
-        steps, batch = config["steps"], config["batch_size"]
-        total += seconds
-        lines.append(f"| {name} | {steps} × {batch} | {steps * batch} | {config.get('across_share', 0.0):g} "
-                     f"| {seconds / 60:.1f} "
-                     f"| {fit['initial_val_l1']:.3f} → {fit['best_val_l1']:.3f} |")
+        for kind in ("estimator", "correction"):
+            entry = manifest.get("models", {}).get(f"{kind}_{name}")
+            if entry is None:
+                continue
+            config, fit, seconds = entry["config"], entry["fit"], entry["wall_seconds"]
+            if kind == "estimator":
+                label, steps, seen, share = name, f"{config['steps']} × {config['batch_size']}", \
+                    config["steps"] * config["batch_size"], config.get("across_share", 0.0)
+            else:
+                label, steps, seen, share = f"{name} correction", "—", config["pairs"], estimator.ACROSS_SHARE
+            total += seconds
+            lines.append(f"| {label} | {steps} | {seen} | {share:g} | {seconds / 60:.1f} "
+                         f"| {fit['initial_val_l1']:.3f} → {fit['best_val_l1']:.3f} |")
     lines.append(f"| all | | | | {total / 60:.1f} | |")
     return "\n".join(lines) + "\n"

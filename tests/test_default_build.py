@@ -11,6 +11,7 @@ from dafx_explorer import default_build, effects, estimator, manifest
 from dafx_explorer.cli import (
     build_parser,
     controller_training_config,
+    correction_training_config,
     encoder_training_config,
     estimator_training_config,
 )
@@ -74,7 +75,7 @@ def test_shipped_models_are_what_the_build_steps_make_with_todays_defaults():
     shipped = json.loads((PRECOMPUTED / "manifest.json").read_text())["models"]
     plan = [" ".join(step) for step in default_build.steps()]
     config_of = {"train-encoder": encoder_training_config, "train-controller": controller_training_config,
-                 "train-estimator": estimator_training_config}
+                 "train-estimator": estimator_training_config, "train-correction": correction_training_config}
     encoder_sha = manifest.file_sha256(PRECOMPUTED / "models" / "encoder_vae.safetensors")
     assert {"encoder_vae", "encoder_vq", *(f"controller_{name}" for name in effects.names())} <= set(shipped)
     for name, entry in shipped.items():
@@ -89,3 +90,6 @@ def test_shipped_models_are_what_the_build_steps_make_with_todays_defaults():
         assert manifest.file_sha256(PRECOMPUTED / "models" / entry["file"]) == entry["sha256"], name
         if name.startswith("controller_"):
             assert entry["encoder_sha256"] == encoder_sha, name
+        if name.startswith("correction_"):  # trained on the shipped estimator of its effect
+            estimator_file = PRECOMPUTED / "models" / name.replace("correction_", "estimator_", 1)
+            assert entry["estimator_sha256"] == manifest.file_sha256(estimator_file.with_suffix(".safetensors")), name
