@@ -100,17 +100,22 @@ def load_correction(effect_name: str, models_dir: str | Path | None = None) -> m
     if not isinstance(model, models.SettingsCorrection) or meta["extra"].get("effect") != effect_name:
         raise ModelError(f"cannot load model {path}: it is not the correction of {effect_name}; "
                          f"rebuild it with: {hint}")
+    if meta["extra"].get("estimator_sha256") != manifest.file_sha256(folder / f"estimator_{effect_name}.safetensors"):
+        raise ModelError(f"{path.name} was trained on another estimator than the one in {folder}; "
+                         f"train it again with: {hint}")
     return model
 
 
 @dataclass(frozen=True)
 class CorrectionTrainingConfig:
-    """Settings of ``train-correction``: ``pairs`` new pairs, the shipped estimator's settings for each,
-    then ``epochs`` of AdamW on the L1 error of the corrected settings, keeping the best epoch on the
-    first ``validation_share`` of the pairs; ``tiny``: generated clips (tests)."""
+    """Settings of ``train-correction``: ``pairs`` new pairs (drawn as the estimator's are, ``across_share``
+    of them across works), the shipped estimator's settings for each, then ``epochs`` of AdamW on the L1
+    error of the corrected settings, keeping the best epoch on the first ``validation_share`` of the
+    pairs; ``tiny``: generated clips (tests)."""
 
     effect: str
     pairs: int = 8000
+    across_share: float = estimator.ACROSS_SHARE
     epochs: int = 60
     batch_size: int = 128
     learning_rate: float = 1e-3
@@ -128,7 +133,8 @@ def _training_set(effect: effects.Effect, settings_estimator: models.SettingsEst
     cepstrum = estimator.reads_cepstrum(settings_estimator)
     for batch in range(-(-config.pairs // BATCH)):
         inputs, references, settings = estimator.draw_pairs(effect, recordings, BATCH,
-                                                            np.random.default_rng([config.seed, 7, batch]))
+                                                            np.random.default_rng([config.seed, 7, batch]),
+                                                            across_share=config.across_share)
         with torch.no_grad():
             estimates.append(settings_estimator(*estimator.recording_features(inputs, cepstrum),
                                                 *estimator.recording_features(references, cepstrum)).numpy())
@@ -147,7 +153,7 @@ def train_correction(config: CorrectionTrainingConfig, *, out_dir: str | Path | 
     effect = effects.get(config.effect)
     out_dir = Path(out_dir) if out_dir else get_settings().models_dir
     settings_estimator, _ = estimator.load_estimator(effect.name, out_dir)
-    estimator_path = out_dir / f"estimator_{effect.name}.safetensors"
+    trained_on = {"estimator_sha256": manifest.file_sha256(out_dir / f"estimator_{effect.name}.safetensors")}
     recordings = estimator.training_recordings(config.seed, config.tiny)
     torch.manual_seed(config.seed)
     began = time.perf_counter()
@@ -186,5 +192,5 @@ def train_correction(config: CorrectionTrainingConfig, *, out_dir: str | Path | 
     fit = {"initial_val_l1": initial, "best_val_l1": best["val_l1"], "best_epoch": best["epoch"]}
     return estimator.save_trained(correction, out_dir / f"correction_{effect.name}.safetensors", config=config,
                                   recordings=recordings, fit=fit, seconds=seconds,
-                                  extra={"corrected": list(CORRECTED_SETTINGS[effect.name])},
-                                  provenance={"estimator_sha256": manifest.file_sha256(estimator_path)})
+                                  extra={"corrected": list(CORRECTED_SETTINGS[effect.name]), **trained_on},
+                                  provenance=trained_on)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dafx_explorer import corpus, effects, estimator, evaluation, inference, matching
+from dafx_explorer import corpus, effects, evaluation, inference, matching
 from dafx_explorer.settings import SAMPLE_RATE, get_settings
 
 CONDITIONS = ("match", "estimator", "controller", "random", "identity", "floor")
@@ -146,12 +146,12 @@ def training_table(manifest: dict) -> str:
                 continue
             config, fit, seconds = entry["config"], entry["fit"], entry["wall_seconds"]
             if kind == "estimator":
-                label, steps, seen, share = name, f"{config['steps']} × {config['batch_size']}", \
-                    config["steps"] * config["batch_size"], config.get("across_share", 0.0)
+                seen = config["steps"] * config["batch_size"]
+                label, steps = name, f"{config['steps']} × {config['batch_size']}"
             else:
-                label, steps, seen, share = f"{name} correction", "—", config["pairs"], estimator.ACROSS_SHARE
+                label, steps, seen = f"{name} correction", "—", config["pairs"]
             total += seconds
-            lines.append(f"| {label} | {steps} | {seen} | {share:g} | {seconds / 60:.1f} "
+            lines.append(f"| {label} | {steps} | {seen} | {config.get('across_share', 0.0):g} | {seconds / 60:.1f} "
                          f"| {fit['initial_val_l1']:.3f} → {fit['best_val_l1']:.3f} |")
     lines.append(f"| all | | | | {total / 60:.1f} | |")
     return "\n".join(lines) + "\n"

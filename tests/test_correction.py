@@ -98,6 +98,19 @@ def test_a_file_that_is_not_the_effects_correction_is_refused(tmp_path):
     assert correction.load_correction("ringmod", tmp_path) is None
 
 
+def test_a_correction_trained_on_another_estimator_is_refused(trained, tmp_path):
+    """Its steps undo one estimator's errors: after train-estimator, train-correction must run again."""
+    import shutil
+
+    out, _ = trained
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(out / f"correction_dynamics{suffix}", tmp_path)
+    settings_estimator, meta = estimator.load_estimator("dynamics", out)
+    models.save_model(settings_estimator, tmp_path / "estimator_dynamics.safetensors", extra=meta["extra"])
+    with pytest.raises(ModelError, match="trained on another estimator.*train-correction --effect dynamics"):
+        correction.load_correction("dynamics", tmp_path)
+
+
 @pytest.mark.parametrize("corrected", [(), (5,), (1, 1)])
 def test_a_correction_config_must_correct_distinct_settings_it_has(corrected):
     with pytest.raises(ModelError, match="CorrectionConfig"):

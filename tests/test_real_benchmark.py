@@ -131,7 +131,8 @@ def test_evaluate_real_with_a_budget_scores_the_refined_result(tiny_home):
 def test_training_table_shows_each_estimators_share_of_pairs_across_works():
     entry = lambda share: {"config": {"steps": 10, "batch_size": 4, **share}, "wall_seconds": 60.0,  # noqa: E731
                            "fit": {"initial_val_l1": 0.25, "best_val_l1": 0.1}}
-    correction = {"config": {"pairs": 800}, "wall_seconds": 30.0, "fit": {"initial_val_l1": 0.2, "best_val_l1": 0.19}}
+    correction = {"config": {"pairs": 800, "across_share": 0.5}, "wall_seconds": 30.0,
+                  "fit": {"initial_val_l1": 0.2, "best_val_l1": 0.19}}
     manifest = {"models": {"estimator_overdrive": entry({"across_share": 0.5}), "estimator_delay": entry({}),
                            "correction_delay": correction}}
     rows = real_benchmark.training_table(manifest).splitlines()
