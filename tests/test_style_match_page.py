@@ -237,3 +237,21 @@ def test_refinement_is_not_offered_where_the_real_benchmark_found_it_no_help(tin
         assert at.slider(key="style_match_refine_seconds").value == 3
     finally:
         report_path.unlink()
+
+
+def test_the_page_predicts_the_dynamics_with_the_shipped_estimator_and_its_correction(monkeypatch):
+    monkeypatch.setenv("DAFX_EXPLORER_HOME", str(REPO_ROOT / "precomputed"))
+    at = _open()
+    at.selectbox(key="style_match_effect").set_value("dynamics").run()
+    assert not at.exception and not _errors(at)
+    effect = effects.get("dynamics")
+    clip = sources.load_clip(at.selectbox(key="style_match_input_clip").value)
+    reference, _ = style_match.processed_reference(effect, clip, seed=0)
+    bundle = inference.load_models("dynamics", str(REPO_ROOT / "precomputed" / "models"))
+    assert bundle.correction is not None
+    expected = matching.match(effect, clip, reference, bundle=bundle)
+    predicted = _table(at)["predicted"]
+    np.testing.assert_allclose(predicted, list(effect.real(expected.params).values()), rtol=1e-5)
+    alone = inference.Models(bundle.encoder, bundle.controller, bundle.estimator)  # the estimator uncorrected
+    uncorrected = effect.real(matching.match(effect, clip, reference, bundle=alone).params)
+    assert not np.allclose(predicted, list(uncorrected.values()), rtol=1e-3)
