@@ -31,13 +31,14 @@ PEAK_BLOCK = 24
 ONSET_QUANTILE = 0.95
 """Onsets: the rises (over 2 ms) of the peak level above this quantile of all its rises."""
 DECAY_MS = (2, 5, 10, 20)
-"""Delays after an onset at which its level drop is read (ms)."""
+"""Delays after an onset at which its level drop is read (ms, so counted in peaks of ``PEAK_BLOCK``)."""
 LEVEL_BLOCK = 240
 LEVEL_QUANTILES = (0.1, 0.5, 0.9, 0.99)
 """RMS level in 10 ms blocks and the quantiles of it read."""
 FLOOR = 1e-6
 """Amplitude floor (−120 dBFS) of every level."""
 BATCH = 32
+"""Training pairs drawn and read by the estimator at a time."""
 TRAIN_CORRECTION_COMMAND = "python -m dafx_explorer train-correction --effect {effect}"
 
 
