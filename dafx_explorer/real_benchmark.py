@@ -46,8 +46,8 @@ def score_effect(effect: effects.Effect, pairs: list[dict], rng: np.random.Gener
         settings = {"match": result.unrefined_params,
                     "controller": inference.predict(effect, pair["input"], pair["reference"], bundle),
                     "random": rng.random(effect.n_params)}
-        if bundle.estimator is not None:
-            settings["estimator"] = inference.predict_settings(effect, pair["input"], pair["reference"], bundle)[0]
+        if bundle.estimator is not None:  # match's prediction, before any setting read off the reference
+            settings["estimator"] = result.params
         if refine_seconds:
             settings["refined"] = result.final_params
         for condition, p in settings.items():
